@@ -1,0 +1,178 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { MmragError } from './errors.js';
+
+/** The hub model used when nothing else is configured. */
+export const DEFAULT_EMBED_MODEL = 'Xenova/clip-vit-base-patch32';
+
+const modalitySearch = (k: number, threshold: number, temperature: number) =>
+  z
+    .object({
+      k: z.number().int().min(0).default(k),
+      threshold: z.number().default(threshold),
+      temperature: z.number().positive().default(temperature),
+    })
+    .prefault({});
+
+const cosineThreshold = (threshold: number) =>
+  z.object({ threshold: z.number().min(-1).max(1).default(threshold) }).prefault({});
+
+export const ConfigSchema = z.object({
+  /** Folder of the knowledge base. */
+  kb: z.string().default('.mmrag'),
+  embed: z
+    .object({
+      /** A hub model id (`Xenova/clip-vit-base-patch32`) or a local folder in the same layout. */
+      model: z.string().default(DEFAULT_EMBED_MODEL),
+      /** ONNX weights to load: fp32 (exact, slower) or q8 (about 2x faster on CPU). */
+      dtype: z.enum(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4']).default('fp32'),
+      batchSize: z.number().int().min(1).max(256).default(16),
+      /** Where downloaded models are cached. */
+      cacheDir: z.string().optional(),
+      /** Allow downloading models from the Hugging Face hub. */
+      allowRemote: z.boolean().default(true),
+    })
+    .prefault({}),
+  search: z
+    .object({
+      /** `cosine` (default: scores do not depend on corpus size) or `softmax` (the reference, exact). */
+      scoring: z.enum(['softmax', 'cosine']).default('cosine'),
+      /** Reference parameters of `similarity_search`, used with `scoring: softmax`. */
+      text: modalitySearch(15, 0.01, 0.25),
+      image: modalitySearch(5, 0.25, 0.5),
+      /** Thresholds on cosine similarity, used with `scoring: cosine`. */
+      cosine: z
+        .object({ text: cosineThreshold(0.2), image: cosineThreshold(0.2) })
+        .prefault({}),
+    })
+    .prefault({}),
+  llm: z
+    .object({
+      /** `auto`: Ollama if it answers on localhost, otherwise no model (sources only). */
+      provider: z.enum(['auto', 'ollama', 'openai', 'none']).default('auto'),
+      url: z.string().optional(),
+      model: z.string().optional(),
+      apiKey: z.string().optional(),
+      temperature: z.number().min(0).max(2).optional(),
+      timeoutMs: z.number().int().positive().default(300_000),
+    })
+    .prefault({}),
+  ingest: z
+    .object({
+      /** Download `http(s)` images referenced by saved pages. */
+      fetchRemote: z.boolean().default(true),
+      /** Fetch from loopback/private addresses too (off: such URLs are refused). */
+      allowPrivateNetwork: z.boolean().default(false),
+      minTextLength: z.number().int().min(0).default(30),
+      chunkSize: z.number().int().min(32).default(256),
+      chunkOverlap: z.number().min(0).max(0.9).default(0.25),
+      maxFileBytes: z.number().int().positive().default(200 * 1024 * 1024),
+      maxImageBytes: z.number().int().positive().default(50 * 1024 * 1024),
+      maxImagePixels: z.number().int().positive().default(100_000_000),
+      remoteTimeoutMs: z.number().int().positive().default(15_000),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** A partial configuration from any layer: file, environment or flags. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+type Layer = Record<string, unknown>;
+
+function isObject(value: unknown): value is Layer {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep-merge layers; later layers win, `undefined` never overrides. */
+export function mergeLayers(...layers: Layer[]): Layer {
+  const out: Layer = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      const prev = out[key];
+      out[key] = isObject(prev) && isObject(value) ? mergeLayers(prev, value) : value;
+    }
+  }
+  return out;
+}
+
+function num(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : Number.NaN;
+}
+
+/** The configuration the `MMRAG_*` environment variables give. */
+export function configFromEnv(env: NodeJS.ProcessEnv): Layer {
+  return {
+    kb: env.MMRAG_KB || undefined,
+    embed: {
+      model: env.MMRAG_EMBED_MODEL || undefined,
+      dtype: env.MMRAG_EMBED_DTYPE || undefined,
+      cacheDir: env.MMRAG_CACHE_DIR || undefined,
+      allowRemote: env.MMRAG_OFFLINE === '1' ? false : undefined,
+    },
+    search: { scoring: env.MMRAG_SCORING || undefined },
+    llm: {
+      provider: env.MMRAG_LLM || undefined,
+      url: env.MMRAG_LLM_URL || undefined,
+      model: env.MMRAG_LLM_MODEL || undefined,
+      apiKey: env.MMRAG_LLM_API_KEY || env.OPENAI_API_KEY || undefined,
+      timeoutMs: num(env.MMRAG_LLM_TIMEOUT_MS),
+    },
+  };
+}
+
+/** The config file: `--config PATH`, `MMRAG_CONFIG`, or `mmrag.config.json` in the working directory. */
+export function readConfigFile(path: string | undefined, cwd: string): Layer {
+  const explicit = path !== undefined;
+  const file = resolve(cwd, path ?? 'mmrag.config.json');
+  if (!existsSync(file)) {
+    if (explicit) throw new MmragError(`Config file not found: ${file}`, 'Check the path given to --config.');
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MmragError(`Config file ${file} is not valid JSON: ${(err as Error).message}`, 'Fix the file.');
+  }
+  if (!isObject(parsed)) throw new MmragError(`Config file ${file} must hold a JSON object.`);
+  return parsed;
+}
+
+/** Validate merged layers into a Config, with errors that name the bad setting. */
+export function parseConfig(layer: Layer): Config {
+  const result = ConfigSchema.safeParse(layer);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new MmragError(
+    `Invalid configuration:\n${problems.join('\n')}`,
+    'Fix the setting in your flags, MMRAG_* environment variables or config file.',
+    'invalid_config',
+  );
+}
+
+export interface ResolveConfigOptions {
+  /** Settings from command-line flags (highest precedence). */
+  flags?: ConfigInput;
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** defaults < config file < MMRAG_* environment < flags. */
+export function resolveConfig(options: ResolveConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = readConfigFile(options.configPath ?? (env.MMRAG_CONFIG || undefined), cwd);
+  return parseConfig(mergeLayers(file, configFromEnv(env), (options.flags ?? {}) as Layer));
+}
+
+/** The configuration with secrets removed, safe to print or send to a browser. */
+export function redactConfig(config: Config): Config {
+  return { ...config, llm: { ...config.llm, apiKey: config.llm.apiKey ? '***' : undefined } };
+}

@@ -1,0 +1,31 @@
+/** A decoded RGB picture, ready for a vision model. */
+export interface RgbImage {
+  /** Interleaved RGB bytes, `width * height * 3` long. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Embeds text and pictures into one vector space (CLIP-family models).
+ * Vectors are returned as the model's projection gives them, not normalised:
+ * the reference scoring uses the raw text projection as the query vector.
+ */
+export interface Embedder {
+  /** The model id or folder it was loaded from. */
+  readonly modelId: string;
+  readonly dim: number;
+  embedTexts(texts: string[]): Promise<Float32Array[]>;
+  embedImages(images: RgbImage[]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
+}
+
+export function l2normalize(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
+  const norm = Math.sqrt(sum);
+  const out = new Float32Array(vector.length);
+  if (norm === 0) return out;
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
+  return out;
+}

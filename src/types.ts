@@ -1,0 +1,120 @@
+/** The two kinds of item a knowledge base holds; each is searched separately. */
+export type Modality = 'text' | 'image';
+
+/** Which loader produced an item (and so how to read its `location`). */
+export type SourceType =
+  | 'html'
+  | 'pdf'
+  | 'docx'
+  | 'pptx'
+  | 'xlsx'
+  | 'csv'
+  | 'markdown'
+  | 'text'
+  | 'json'
+  | 'image'
+  | 'audio'
+  | 'video'
+  | 'subtitles';
+
+/** Where inside its source an item sits, precise enough to cite. */
+export interface Location {
+  /** 1-based PDF page. */
+  page?: number;
+  /** 1-based slide. */
+  slide?: number;
+  sheet?: string;
+  /** 1-based spreadsheet rows, first and last (header = row 1). */
+  rows?: [number, number];
+  /** Seconds from the start of a recording. */
+  start?: number;
+  end?: number;
+}
+
+/** A picture as a loader found it: the bytes, not yet stored or embedded. */
+export interface Picture {
+  bytes: Uint8Array;
+  /** MIME type when known (`image/png`); detected from the bytes otherwise. */
+  mime?: string;
+  /** Where the loader found it (a path, URL or `data:` prefix), for messages only. */
+  origin: string;
+}
+
+export interface TextItemDraft {
+  modality: 'text';
+  title: string;
+  section: string;
+  text: string;
+  location?: Location;
+}
+
+export interface ImageItemDraft {
+  modality: 'image';
+  title: string;
+  section: string;
+  caption: string;
+  picture: Picture;
+  location?: Location;
+}
+
+/** What a loader returns: items without ids, vectors or stored media. */
+export type ItemDraft = TextItemDraft | ImageItemDraft;
+
+/** An item as the knowledge base keeps it (without its vector). */
+export interface StoredItem {
+  id: string;
+  modality: Modality;
+  type: SourceType;
+  source: string;
+  title: string;
+  section: string;
+  /** The chunk's text (text items) or the caption (image items). */
+  text: string;
+  /** Path of the stored picture, relative to the knowledge base's media folder (image items). */
+  media?: string;
+  location?: Location;
+  /** Milliseconds since the epoch. */
+  ingestedAt: number;
+}
+
+/** One search result, as `search --json` prints it. */
+export interface Hit {
+  id: string;
+  modality: Modality;
+  /** The score the threshold was applied to (softmax probability, or cosine similarity). */
+  score: number;
+  /** The raw dot product of the query vector and the item vector. */
+  similarity: number;
+  title: string;
+  section: string;
+  source: string;
+  type: SourceType;
+  location?: Location;
+  /** Text hits: the snippet. */
+  text?: string;
+  /** Image hits: the caption. */
+  caption?: string;
+  /** Image hits: a readable path of the stored picture. */
+  image?: string;
+}
+
+export interface SearchResult {
+  query: string;
+  text: Hit[];
+  images: Hit[];
+}
+
+/** One ingested file, as `mmrag sources` lists it. */
+export interface SourceRecord {
+  source: string;
+  type: SourceType;
+  /** sha256 of the file's bytes. */
+  hash: string;
+  /** Ingest generation: only items carrying this version are live. */
+  version: string;
+  items: number;
+  textItems: number;
+  imageItems: number;
+  bytes: number;
+  ingestedAt: number;
+}
