@@ -1,6 +1,21 @@
+import type { OcrEngine, Transcriber } from '../enrich/types.js';
 import type { ItemDraft, SourceType } from '../types.js';
 
-/** Limits and switches every loader honours. */
+/** Bounds every loader enforces; exceeding one fails the file with a clear reason. */
+export interface LoaderLimits {
+  maxImageBytes: number;
+  /** Decoded pixels (width x height) of one picture. */
+  maxImagePixels: number;
+  maxPages: number;
+  /** Seconds of audio or video. */
+  maxDurationSeconds: number;
+  /** Total uncompressed bytes inside a zip-based file (docx, xlsx, pptx, odt, ...). */
+  maxArchiveBytes: number;
+  /** Largest ratio of uncompressed to compressed size inside a zip-based file. */
+  maxArchiveRatio: number;
+}
+
+/** Limits and services every loader may use. */
 export interface LoaderContext {
   /** Download `http(s)` resources (remote images) when the network allows. */
   fetchRemote: boolean;
@@ -11,8 +26,12 @@ export interface LoaderContext {
   chunkSize: number;
   /** Fraction of a chunk repeated at the start of the next one. */
   chunkOverlap: number;
-  maxImageBytes: number;
   remoteTimeoutMs: number;
+  limits: LoaderLimits;
+  /** Present when OCR is enabled. */
+  ocr?: OcrEngine;
+  /** Present when transcription is enabled. */
+  transcriber?: Transcriber;
   /** Report a problem that did not stop the file (e.g. one image that could not be read). */
   warn(message: string): void;
   signal?: AbortSignal;
@@ -20,12 +39,12 @@ export interface LoaderContext {
 
 /** A file handed to a loader. */
 export interface LoaderInput {
-  /** Absolute path of the file. */
+  /** Absolute path of the file (or the URL for web pages fetched by URL). */
   path: string;
   bytes: Uint8Array;
 }
 
-/** Turns one file into items. Pure with respect to the store: it only reads. */
+/** Turns one file into items. It only reads: storing and embedding happen in the pipeline. */
 export interface Loader {
   readonly type: SourceType;
   load(input: LoaderInput, context: LoaderContext): Promise<ItemDraft[]>;
