@@ -24,7 +24,8 @@ export const ConfigSchema = z.object({
   embed: z
     .object({
       /** A hub model id (`Xenova/clip-vit-base-patch32`) or a local folder in the same layout. */
-      model: z.string().default(DEFAULT_EMBED_MODEL),
+      /** Unset: the model the knowledge base was built with, else DEFAULT_EMBED_MODEL. */
+      model: z.string().optional(),
       /** ONNX weights to load: fp32 (exact, slower) or q8 (about 2x faster on CPU). */
       dtype: z.enum(['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4']).default('fp32'),
       batchSize: z.number().int().min(1).max(256).default(16),
@@ -42,9 +43,7 @@ export const ConfigSchema = z.object({
       text: modalitySearch(15, 0.01, 0.25),
       image: modalitySearch(5, 0.25, 0.5),
       /** Thresholds on cosine similarity, used with `scoring: cosine`. */
-      cosine: z
-        .object({ text: cosineThreshold(0.2), image: cosineThreshold(0.2) })
-        .prefault({}),
+      cosine: z.object({ text: cosineThreshold(0.2), image: cosineThreshold(0.2) }).prefault({}),
     })
     .prefault({}),
   llm: z
@@ -67,9 +66,28 @@ export const ConfigSchema = z.object({
       minTextLength: z.number().int().min(0).default(30),
       chunkSize: z.number().int().min(32).default(256),
       chunkOverlap: z.number().min(0).max(0.9).default(0.25),
-      maxFileBytes: z.number().int().positive().default(200 * 1024 * 1024),
-      maxImageBytes: z.number().int().positive().default(50 * 1024 * 1024),
+      maxFileBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(200 * 1024 * 1024),
+      maxImageBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(50 * 1024 * 1024),
       maxImagePixels: z.number().int().positive().default(100_000_000),
+      maxPages: z.number().int().positive().default(2000),
+      maxDurationSeconds: z
+        .number()
+        .positive()
+        .default(4 * 3600),
+      maxArchiveBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024 * 1024),
+      maxArchiveRatio: z.number().positive().default(200),
       remoteTimeoutMs: z.number().int().positive().default(15_000),
     })
     .prefault({}),
@@ -148,7 +166,9 @@ export function readConfigFile(path: string | undefined, cwd: string): Layer {
 export function parseConfig(layer: Layer): Config {
   const result = ConfigSchema.safeParse(layer);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  const problems = result.error.issues.map(
+    (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+  );
   throw new MmragError(
     `Invalid configuration:\n${problems.join('\n')}`,
     'Fix the setting in your flags, MMRAG_* environment variables or config file.',

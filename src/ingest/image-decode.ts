@@ -1,4 +1,4 @@
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import type { RgbImage } from '../embed/embedder.js';
 import { MmragError } from '../errors.js';
 
@@ -28,7 +28,10 @@ export function sniffImageMime(bytes: Uint8Array): string | undefined {
   )
     return 'image/webp';
   if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return 'image/bmp';
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a)))
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))
+  )
     return 'image/tiff';
   if (b.length >= 12 && b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70) {
     const brand = String.fromCharCode(b[8]!, b[9]!, b[10]!, b[11]!);
@@ -45,6 +48,7 @@ export function sniffImageMime(bytes: Uint8Array): string | undefined {
  * onto white, taking the first frame of animations, and refusing pixel bombs before decoding.
  */
 export async function decodeToRgb(bytes: Uint8Array, options: DecodeOptions): Promise<RgbImage> {
+  const sharp = (await import('sharp')).default;
   let pipeline: Sharp;
   try {
     pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, pages: 1, failOn: 'error' });
@@ -65,11 +69,20 @@ export async function decodeToRgb(bytes: Uint8Array, options: DecodeOptions): Pr
   try {
     let p = pipeline.rotate().flatten({ background: '#ffffff' }).removeAlpha().toColourspace('srgb');
     if (options.maxSide) {
-      p = p.resize({ width: options.maxSide, height: options.maxSide, fit: 'inside', withoutEnlargement: true });
+      p = p.resize({
+        width: options.maxSide,
+        height: options.maxSide,
+        fit: 'inside',
+        withoutEnlargement: true,
+      });
     }
     const { data, info } = await p.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`unexpected ${info.channels} channels`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+    };
   } catch (err) {
     throw new MmragError(`cannot decode picture: ${(err as Error).message}`, undefined, 'bad_image');
   }

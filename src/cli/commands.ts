@@ -1,0 +1,177 @@
+import { resolveConfig } from '../config.js';
+import { errorMessage, MmragError } from '../errors.js';
+import { type KnowledgeBase, openKnowledgeBase } from '../kb.js';
+import { displayPath, formatHits, formatSources, formatSummary } from './format.js';
+import type { AskFlags, IngestFlags, SearchFlags } from './main.js';
+import { configFromFlags, type KbFlags, searchOptionsFromFlags } from './options.js';
+import { ingestReporter } from './progress.js';
+
+/** Print an error the way a person can act on it; returns the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof MmragError) {
+    process.stderr.write(`Error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+    return err.code === 'usage' ? 2 : 1;
+  }
+  process.stderr.write(`Error: ${errorMessage(err)}\n`);
+  if (process.env.MMRAG_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+function downloadReporter(): (model: string, file: string, percent: number) => void {
+  let last = '';
+  return (model, file, percent) => {
+    const line = `Downloading ${model} (first use): ${file} ${Math.floor(percent)}%`;
+    if (line === last) return;
+    last = line;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K${percent >= 100 ? '\n' : ''}`);
+    else if (percent >= 100) process.stderr.write(`${line}\n`);
+  };
+}
+
+export async function openFromFlags(
+  flags: KbFlags & Parameters<typeof configFromFlags>[0],
+  extra = {},
+): Promise<KnowledgeBase> {
+  const flagLayer = { ...configFromFlags(flags), ...extra };
+  const config = resolveConfig({ flags: flagLayer, configPath: flags.config });
+  return openKnowledgeBase({ config, onModelDownload: downloadReporter() });
+}
+
+async function withKb<T>(kb: KnowledgeBase, run: (kb: KnowledgeBase) => Promise<T>): Promise<T> {
+  try {
+    return await run(kb);
+  } finally {
+    await kb.close();
+  }
+}
+
+export async function ingestCommand(paths: string[], flags: IngestFlags): Promise<void> {
+  const extra = flags.remote === false ? { ingest: { fetchRemote: false } } : {};
+  const kb = await openFromFlags(flags, extra);
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\nStopping after the files in progress (press Ctrl-C again to quit now)…\n');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  await withKb(kb, async () => {
+    const reporter = await ingestReporter({ json: Boolean(flags.json), stream: process.stderr });
+    let summary: Awaited<ReturnType<KnowledgeBase['ingest']>>;
+    try {
+      summary = await kb.ingest(paths, { onEvent: reporter.onEvent, signal: controller.signal });
+    } finally {
+      reporter.stop();
+      process.off('SIGINT', onSignal);
+    }
+    if (flags.json) {
+      const { outcomes: _outcomes, ...rest } = summary;
+      process.stdout.write(`${JSON.stringify({ summary: rest })}\n`);
+    } else {
+      process.stdout.write(`${formatSummary(summary)}\n`);
+      const failures = summary.outcomes.filter((o) => o.status === 'failed');
+      if (failures.length > 0 && process.stderr.isTTY) {
+        process.stderr.write(
+          `Failed:\n${failures.map((f) => `  ${displayPath(f.file)}: ${f.reason}`).join('\n')}\n`,
+        );
+      }
+    }
+    if (summary.failed > 0) process.exitCode = 1;
+  });
+}
+
+export async function searchCommand(query: string | undefined, flags: SearchFlags): Promise<void> {
+  if (!query && !flags.image)
+    throw new MmragError('Give a query, --image PATH, or both.', undefined, 'usage');
+  const options = searchOptionsFromFlags(flags);
+  const kb = await openFromFlags(flags);
+  await withKb(kb, async () => {
+    await requireContent(kb);
+    const result = await kb.search({ text: query, image: flags.image }, options);
+    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else process.stdout.write(`${formatHits(result, options.scoring ?? kb.config.search.scoring)}\n`);
+  });
+}
+
+async function requireContent(kb: KnowledgeBase): Promise<void> {
+  const stats = await kb.stats();
+  if (stats.sources === 0) {
+    throw new MmragError(
+      `The knowledge base ${kb.dir} is empty.`,
+      'Add files first: mmrag ingest <files or folders>',
+      'empty_kb',
+    );
+  }
+}
+
+export async function askCommand(question: string, flags: AskFlags): Promise<void> {
+  const options = searchOptionsFromFlags(flags);
+  const kb = await openFromFlags(flags);
+  await withKb(kb, async () => {
+    await requireContent(kb);
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once('SIGINT', onSignal);
+    const { formatSourceLine, numberedSources } = await import('../generate/prompt.js');
+    let streamed = false;
+    const result = await kb.ask(
+      { text: question, image: flags.image },
+      {
+        ...options,
+        signal: controller.signal,
+        onToken: flags.json
+          ? undefined
+          : (piece) => {
+              streamed = true;
+              process.stdout.write(piece);
+            },
+      },
+    );
+    process.off('SIGINT', onSignal);
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ answer: result.answer, sources: result.sources, model: result.model, citations: result.citations, error: result.error }, null, 2)}\n`,
+      );
+    } else {
+      if (streamed) process.stdout.write('\n');
+      if (result.error) {
+        process.stderr.write(`${streamed ? '\n' : ''}${result.error.message}\n`);
+        if (result.error.hint) process.stderr.write(`  ${result.error.hint}\n`);
+      }
+      const textHits = result.sources.filter((h) => h.modality === 'text');
+      const imageHits = result.sources.filter((h) => h.modality === 'image');
+      const numbered = numberedSources(textHits, imageHits);
+      const cited = new Set(result.citations);
+      const shown = cited.size > 0 ? numbered.filter((s) => cited.has(s.n)) : numbered;
+      if (shown.length === 0) process.stdout.write('\nNo sources passed the thresholds.\n');
+      else {
+        process.stdout.write(
+          `\n${result.answer ? (cited.size > 0 ? 'Sources cited' : 'Sources') : 'Retrieved sources'}:\n`,
+        );
+        for (const s of shown)
+          process.stdout.write(`${formatSourceLine(s.n, { ...s.hit, source: displayPath(s.hit.source) })}\n`);
+      }
+    }
+    // No model at all (auto mode) is not a failure: the sources are the answer. A model that failed is.
+    if (result.error && result.error.code !== 'llm_none') process.exitCode = 1;
+  });
+}
+
+export async function sourcesCommand(flags: KbFlags & { json?: boolean }): Promise<void> {
+  const kb = await openFromFlags(flags);
+  await withKb(kb, async () => {
+    const records = await kb.sources();
+    if (flags.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+    else process.stdout.write(`${formatSources(records)}\n`);
+  });
+}
+
+export async function deleteCommand(source: string, flags: KbFlags & { json?: boolean }): Promise<void> {
+  const kb = await openFromFlags(flags);
+  await withKb(kb, async () => {
+    const removed = await kb.delete(source);
+    if (flags.json) process.stdout.write(`${JSON.stringify({ source, removed })}\n`);
+    else process.stdout.write(`Removed ${displayPath(source)} (${removed} items).\n`);
+  });
+}

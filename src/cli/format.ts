@@ -1,0 +1,97 @@
+import { relative } from 'node:path';
+import type { IngestSummary } from '../ingest/pipeline.js';
+import type { Hit, Location, SourceRecord } from '../types.js';
+
+/** A path as the user would type it: relative to the working directory when inside it. */
+export function displayPath(path: string, cwd = process.cwd()): string {
+  if (path.includes('://')) return path;
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
+export function formatTime(seconds: number): string {
+  const s = Math.floor(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+export function formatLocation(location: Location | undefined): string {
+  if (!location) return '';
+  const parts: string[] = [];
+  if (location.page !== undefined) parts.push(`page ${location.page}`);
+  if (location.slide !== undefined) parts.push(`slide ${location.slide}`);
+  if (location.sheet !== undefined) parts.push(`sheet ${location.sheet}`);
+  if (location.rows) parts.push(`rows ${location.rows[0]}-${location.rows[1]}`);
+  if (location.start !== undefined) {
+    parts.push(
+      location.end !== undefined
+        ? `${formatTime(location.start)}-${formatTime(location.end)}`
+        : formatTime(location.start),
+    );
+  }
+  return parts.join(', ');
+}
+
+function clip(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+function heading(hit: Hit): string {
+  const where = formatLocation(hit.location);
+  return [hit.title, hit.section].filter(Boolean).join(' › ') + (where ? ` (${where})` : '');
+}
+
+/** Human-readable search results. */
+export function formatHits(result: { text: Hit[]; images: Hit[] }, scoring: string): string {
+  const lines: string[] = [];
+  const score = (hit: Hit) => hit.score.toFixed(scoring === 'softmax' ? 4 : 3);
+  lines.push(`Text (${result.text.length})`);
+  if (result.text.length === 0) lines.push('  no text passed the threshold');
+  result.text.forEach((hit, i) => {
+    lines.push(`  ${i + 1}. ${score(hit)}  ${heading(hit)}`);
+    lines.push(`     ${clip(hit.text ?? '', 160)}`);
+    lines.push(`     ${displayPath(hit.source)}`);
+  });
+  lines.push(`Images (${result.images.length})`);
+  if (result.images.length === 0) lines.push('  no picture passed the threshold');
+  result.images.forEach((hit, i) => {
+    lines.push(`  ${i + 1}. ${score(hit)}  ${heading(hit)}: "${clip(hit.caption ?? '', 100)}"`);
+    lines.push(`     ${hit.image ? displayPath(hit.image) : ''}  (from ${displayPath(hit.source)})`);
+  });
+  return lines.join('\n');
+}
+
+export function formatSources(records: SourceRecord[]): string {
+  if (records.length === 0) return 'The knowledge base is empty. Add files with `mmrag ingest <path>`.';
+  const lines = records.map((r) => {
+    const date = new Date(r.ingestedAt).toISOString().slice(0, 16).replace('T', ' ');
+    return `${r.type.padEnd(9)} ${String(r.textItems).padStart(5)} text ${String(r.imageItems).padStart(4)} img  ${date}  ${displayPath(r.source)}`;
+  });
+  const text = records.reduce((n, r) => n + r.textItems, 0);
+  const images = records.reduce((n, r) => n + r.imageItems, 0);
+  lines.push(`${records.length} sources, ${text} text items, ${images} pictures`);
+  return lines.join('\n');
+}
+
+export function formatSummary(summary: IngestSummary): string {
+  const lines = [
+    `${summary.ingested} ingested, ${summary.unchanged} unchanged, ${summary.skipped} skipped, ${summary.failed} failed` +
+      ` — ${summary.textItems} text items, ${summary.imageItems} pictures in ${summary.seconds.toFixed(1)} s`,
+  ];
+  const types = Object.entries(summary.byType).filter(([, c]) => c);
+  if (types.length > 1 || summary.failed + summary.skipped > 0) {
+    for (const [type, c] of types) {
+      const parts = [
+        c!.ingested && `${c!.ingested} ingested (${c!.items} items)`,
+        c!.unchanged && `${c!.unchanged} unchanged`,
+        c!.skipped && `${c!.skipped} skipped`,
+        c!.failed && `${c!.failed} failed`,
+      ].filter(Boolean);
+      lines.push(`  ${type.padEnd(10)} ${parts.join(', ')}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,145 @@
+import { Command, Option } from 'commander';
+import type { KbFlags, LlmFlags, RetrievalFlags } from './options.js';
+
+// Only commander is loaded up front: every command imports what it needs when it runs, so --help is instant.
+
+const kbOptions = (cmd: Command) =>
+  cmd
+    .option('--kb <dir>', 'knowledge base folder (default ./.mmrag, or MMRAG_KB)')
+    .option(
+      '--embed-model <id|path>',
+      'embedding model: a Hugging Face id or a local folder (default: the model the knowledge base was built with, else Xenova/clip-vit-base-patch32)',
+    )
+    .addOption(
+      new Option('--embed-dtype <dtype>', 'model weights precision').choices([
+        'fp32',
+        'fp16',
+        'q8',
+        'int8',
+        'uint8',
+        'q4',
+      ]),
+    )
+    .option('--offline', 'never download models (use the local cache or a local folder)')
+    .option('--config <file>', 'JSON config file (default ./mmrag.config.json, or MMRAG_CONFIG)');
+
+const retrievalOptions = (cmd: Command) =>
+  cmd
+    .option('--image <path>', 'search by a picture (with a query: by both)')
+    .option('--text-k <n>', 'text results to keep (default 15)')
+    .option('--image-k <n>', 'picture results to keep (default 5)')
+    .option('--text-threshold <x>', 'minimum text score (softmax default 0.01; cosine default 0.2)')
+    .option('--image-threshold <x>', 'minimum picture score (softmax default 0.25; cosine default 0.2)')
+    .option('--text-temperature <x>', 'softmax temperature for text (default 0.25)')
+    .option('--image-temperature <x>', 'softmax temperature for pictures (default 0.5)')
+    .addOption(
+      new Option('--scoring <method>', 'cosine (default) or softmax (the reference, exact)').choices([
+        'softmax',
+        'cosine',
+      ]),
+    );
+
+const llmOptions = (cmd: Command) =>
+  cmd
+    .addOption(
+      new Option('--llm <provider>', 'answering model provider (default auto: Ollama if it answers)').choices(
+        ['auto', 'ollama', 'openai', 'none'],
+      ),
+    )
+    .option('--llm-url <url>', 'provider URL (Ollama http://127.0.0.1:11434; OpenAI-compatible .../v1)')
+    .option('--llm-model <name>', 'model name (Ollama default llama3.2-vision; OpenAI default gpt-4o-mini)');
+
+export type IngestFlags = KbFlags & { json?: boolean; remote?: boolean };
+export type SearchFlags = KbFlags & RetrievalFlags & { image?: string; json?: boolean };
+export type AskFlags = SearchFlags & LlmFlags;
+
+export function buildProgram(): Command {
+  const program = new Command('mmrag')
+    .description(
+      'Multimodal RAG over your files: ingest pages, PDFs, pictures and more; ask questions answered from text and pictures, with sources.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)');
+
+  kbOptions(
+    program
+      .command('ingest')
+      .description(
+        'add files and folders to the knowledge base (unchanged files are skipped, changed ones replaced)',
+      )
+      .argument('<paths...>', 'files or folders'),
+  )
+    .option('--no-remote', 'do not download remote images referenced by pages')
+    .option('--json', 'one JSON line per file, then a summary line')
+    .action(async (paths: string[], flags: IngestFlags) =>
+      (await import('./commands.js')).ingestCommand(paths, flags),
+    );
+
+  llmOptions(
+    retrievalOptions(
+      kbOptions(
+        program
+          .command('search')
+          .description('find the text and pictures most related to a query (no LLM)')
+          .argument('[query]', 'what to look for'),
+      ),
+    ),
+  )
+    .option('--json', 'print {"query", "text": [hit], "images": [hit]}')
+    .action(async (query: string | undefined, flags: SearchFlags) =>
+      (await import('./commands.js')).searchCommand(query, flags),
+    );
+
+  llmOptions(
+    retrievalOptions(
+      kbOptions(
+        program
+          .command('ask')
+          .description('answer a question from the retrieved text and pictures, with numbered sources')
+          .argument('<question>', 'the question'),
+      ),
+    ),
+  )
+    .option('--json', 'print {"answer", "sources": [hit], "model"}')
+    .action(async (question: string, flags: AskFlags) =>
+      (await import('./commands.js')).askCommand(question, flags),
+    );
+
+  kbOptions(program.command('sources').description('list what is in the knowledge base'))
+    .option('--json', 'print the sources as JSON')
+    .action(async (flags: KbFlags & { json?: boolean }) =>
+      (await import('./commands.js')).sourcesCommand(flags),
+    );
+
+  kbOptions(
+    program
+      .command('delete')
+      .description('remove a source (a file path as listed by `mmrag sources`) and its items')
+      .argument('<source>', 'the source to remove'),
+  )
+    .option('--json', 'print {"source", "removed"}')
+    .action(async (source: string, flags: KbFlags & { json?: boolean }) =>
+      (await import('./commands.js')).deleteCommand(source, flags),
+    );
+
+  llmOptions(
+    program
+      .command('demo')
+      .description('ingest the bundled sample pages, search them and ask a question (works offline)')
+      .option('--kb <dir>', 'where to build the demo knowledge base (default ./.mmrag-demo)')
+      .option('--offline', 'do not try to download the default model; use the bundled one'),
+  ).action(async (flags: LlmFlags & { kb?: string; offline?: boolean }) =>
+    (await import('./demo.js')).demoCommand(flags),
+  );
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const { reportError } = await import('./commands.js');
+    process.exitCode = reportError(err);
+  }
+}

@@ -1,0 +1,83 @@
+import type { ConfigInput } from '../config.js';
+import { MmragError } from '../errors.js';
+import type { SearchOptions } from '../kb.js';
+
+/** Flags shared by every command that opens a knowledge base. */
+export interface KbFlags {
+  kb?: string;
+  config?: string;
+  embedModel?: string;
+  embedDtype?: string;
+  offline?: boolean;
+}
+
+export interface RetrievalFlags {
+  textK?: string;
+  imageK?: string;
+  textThreshold?: string;
+  imageThreshold?: string;
+  textTemperature?: string;
+  imageTemperature?: string;
+  scoring?: string;
+}
+
+export interface LlmFlags {
+  llm?: string;
+  llmUrl?: string;
+  llmModel?: string;
+}
+
+function number(flag: string, value: string | undefined, integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new MmragError(
+      `--${flag} expects ${integer ? 'a whole number' : 'a number'}, got "${value}".`,
+      undefined,
+      'usage',
+    );
+  }
+  return n;
+}
+
+/** The configuration layer the flags give (highest precedence). */
+export function configFromFlags(flags: KbFlags & LlmFlags): ConfigInput {
+  return {
+    kb: flags.kb,
+    embed: {
+      model: flags.embedModel,
+      dtype: flags.embedDtype as NonNullable<ConfigInput['embed']>['dtype'],
+      allowRemote: flags.offline ? false : undefined,
+    },
+    llm: {
+      provider: flags.llm as NonNullable<ConfigInput['llm']>['provider'],
+      url: flags.llmUrl,
+      model: flags.llmModel,
+    },
+  };
+}
+
+/** Per-query retrieval overrides from the flags (thresholds apply to the scoring in use). */
+export function searchOptionsFromFlags(flags: RetrievalFlags): SearchOptions {
+  if (flags.scoring !== undefined && flags.scoring !== 'softmax' && flags.scoring !== 'cosine') {
+    throw new MmragError(`--scoring is softmax or cosine, got "${flags.scoring}".`, undefined, 'usage');
+  }
+  const temperature = (flag: string, value: string | undefined) => {
+    const t = number(flag, value);
+    if (t !== undefined && t <= 0) throw new MmragError(`--${flag} must be above 0.`, undefined, 'usage');
+    return t;
+  };
+  return {
+    scoring: flags.scoring as SearchOptions['scoring'],
+    text: {
+      k: number('text-k', flags.textK, true),
+      threshold: number('text-threshold', flags.textThreshold),
+      temperature: temperature('text-temperature', flags.textTemperature),
+    },
+    image: {
+      k: number('image-k', flags.imageK, true),
+      threshold: number('image-threshold', flags.imageThreshold),
+      temperature: temperature('image-temperature', flags.imageTemperature),
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * The reference pipeline's answering prompt, with numbered snippets so the model can cite its sources.
+ * Pure functions only.
+ */
+import type { Hit, Location } from '../types.js';
+
+export interface NumberedSource {
+  /** 1-based, continuous across the text hits and then the image hits. */
+  n: number;
+  hit: Hit;
+}
+
+/** Text hits first, then image hits, numbered [1], [2], ... in that order (the order the prompt uses). */
+export function numberedSources(textHits: readonly Hit[], imageHits: readonly Hit[]): NumberedSource[] {
+  return [...textHits, ...imageHits].map((hit, i) => ({ n: i + 1, hit }));
+}
+
+const orNone = (value: string | undefined, none: string) => (value && value.trim() !== '' ? value : none);
+
+function textBlock({ n, hit }: NumberedSource): string {
+  return [
+    `[${n}] Article title: ${orNone(hit.title, '(untitled)')}`,
+    `Section: ${orNone(hit.section, '(none)')}`,
+    `Snippet: ${hit.text ?? ''}`,
+  ].join('\n');
+}
+
+function imageBlock({ n, hit }: NumberedSource): string {
+  return [
+    `[${n}] Article title: ${orNone(hit.title, '(untitled)')}`,
+    `Section: ${orNone(hit.section, '(none)')}`,
+    `Image Path: ${hit.image ?? hit.source}`,
+    `Image Caption: ${orNone(hit.caption ?? hit.text, '(no caption)')}`,
+  ].join('\n');
+}
+
+/**
+ * The prompt sent with the question. The exact template (`{...}` are filled in; blocks are separated by
+ * one blank line):
+ *
+ * ```text
+ * Given the query "{question}" and the following relevant snippets:
+ *
+ * [1] Article title: {title}
+ * Section: {section}
+ * Snippet: {text}
+ *
+ * [2] ...one block per text hit...
+ *
+ * Relevant images (attached to this message in the same order):
+ *
+ * [3] Article title: {title}
+ * Section: {section}
+ * Image Path: {image}
+ * Image Caption: {caption}
+ *
+ * Please provide a concise, accurate answer to the query, based on the provided snippets and the attached
+ * images. Cite the numbers of the snippets you used in square brackets, like [1]. If they do not contain
+ * the answer, say so plainly.
+ * ```
+ * (the instruction is one line). With no text hits the text blocks are replaced by `No text snippets were
+ * found.`; with no image hits the image heading and blocks are replaced by `No images were found.` and the
+ * instruction says `based on the provided snippets.` without the images. Empty titles read `(untitled)`,
+ * empty sections `(none)`, empty captions `(no caption)`; an image hit without `image` shows its `source`.
+ */
+export function buildReferencePrompt(
+  question: string,
+  textHits: readonly Hit[],
+  imageHits: readonly Hit[],
+): string {
+  const sources = numberedSources(textHits, imageHits);
+  const texts = sources.slice(0, textHits.length);
+  const images = sources.slice(textHits.length);
+  const parts: string[] = [`Given the query "${question}" and the following relevant snippets:`];
+  if (texts.length === 0) parts.push('No text snippets were found.');
+  else parts.push(...texts.map(textBlock));
+  if (images.length === 0) parts.push('No images were found.');
+  else parts.push('Relevant images (attached to this message in the same order):', ...images.map(imageBlock));
+  const basis =
+    images.length === 0 ? 'the provided snippets' : 'the provided snippets and the attached images';
+  parts.push(
+    `Please provide a concise, accurate answer to the query, based on ${basis}. ` +
+      'Cite the numbers of the snippets you used in square brackets, like [1]. ' +
+      'If they do not contain the answer, say so plainly.',
+  );
+  return parts.join('\n\n');
+}
+
+/** Seconds as m:ss, or h:mm:ss from one hour on (fractions dropped). */
+export function formatTime(seconds: number): string {
+  const total = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+/** `page 4`, `slide 2`, `sheet Sales, rows 2-9`, `1:05-1:20` (or `at 1:05`), joined with `, `; '' when empty. */
+export function formatLocation(location: Location | undefined): string {
+  if (!location) return '';
+  const parts: string[] = [];
+  if (location.page !== undefined) parts.push(`page ${location.page}`);
+  if (location.slide !== undefined) parts.push(`slide ${location.slide}`);
+  if (location.sheet !== undefined) parts.push(`sheet ${location.sheet}`);
+  if (location.rows !== undefined) {
+    const [first, last] = location.rows;
+    parts.push(first === last ? `row ${first}` : `rows ${first}-${last}`);
+  }
+  if (location.start !== undefined) {
+    parts.push(
+      location.end !== undefined && location.end > location.start
+        ? `${formatTime(location.start)}-${formatTime(location.end)}`
+        : `at ${formatTime(location.start)}`,
+    );
+  }
+  return parts.join(', ');
+}
+
+/**
+ * One line of a source list: `[3] Traffic signs, Stop - /path/page.html (page 4)`.
+ * Title and section are joined with `, ` (empty ones left out); the location is added in parentheses.
+ */
+export function formatSourceLine(n: number, hit: Hit): string {
+  const heading = [hit.title, hit.section].filter((part) => part && part.trim() !== '').join(', ');
+  const where = formatLocation(hit.location);
+  const head = heading === '' ? `[${n}] ${hit.source}` : `[${n}] ${heading} - ${hit.source}`;
+  return where === '' ? head : `${head} (${where})`;
+}

@@ -1,0 +1,401 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import { type Embedder, l2normalize, type RgbImage } from '../embed/embedder.js';
+import { errorMessage, MmragError } from '../errors.js';
+import type { MediaStore } from '../store/media.js';
+import type { Store, StoreRow } from '../store/store.js';
+import type { ItemDraft, SourceRecord, SourceType } from '../types.js';
+import { detectType } from './detect.js';
+import { decodeToRgb, sniffImageMime } from './image-decode.js';
+import type { LoaderContext } from './loader.js';
+import { loaderFor } from './loaders/index.js';
+import { walkFiles } from './walk.js';
+
+export type FileStatus = 'ingested' | 'unchanged' | 'skipped' | 'failed';
+
+/** What happened to one file: one line of `ingest --json`. */
+export interface FileOutcome {
+  file: string;
+  status: FileStatus;
+  type?: SourceType;
+  items: number;
+  textItems: number;
+  imageItems: number;
+  warnings: string[];
+  reason?: string;
+}
+
+export type IngestEvent =
+  | { kind: 'walked'; files: number }
+  | { kind: 'file-start'; file: string; index: number }
+  | { kind: 'file-done'; outcome: FileOutcome; index: number };
+
+export interface TypeCounts {
+  ingested: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+  items: number;
+}
+
+export interface IngestSummary {
+  files: number;
+  ingested: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+  items: number;
+  textItems: number;
+  imageItems: number;
+  seconds: number;
+  byType: Partial<Record<SourceType | 'unknown', TypeCounts>>;
+  outcomes: FileOutcome[];
+}
+
+export interface IngestDependencies {
+  store: Store;
+  media: MediaStore;
+  /** Loaded on first need: a re-run over unchanged files never loads the model. */
+  embedder: () => Promise<Embedder>;
+  config: Config;
+  /** Folders never walked into (the knowledge base itself). */
+  exclude: string[];
+}
+
+export interface IngestOptions {
+  onEvent?: (event: IngestEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** A file read, parsed and decoded, waiting for the model. */
+interface Prepared {
+  outcome: FileOutcome;
+  record?: SourceRecord;
+  drafts: ItemDraft[];
+  /** Decoded pixels per image draft index. */
+  pixels: Map<number, RgbImage>;
+  /** Stored media path per image draft index. */
+  mediaPaths: Map<number, string>;
+}
+
+const LOOKAHEAD = 3;
+const FLUSH_ROWS = 2000;
+const FLUSH_FILES = 64;
+
+/** The text the reference embeds for a text item: `"<section>: <text>"` (the tokenizer cuts it to fit). */
+export function textForEmbedding(section: string, text: string): string {
+  return section ? `${section}: ${text}` : text;
+}
+
+export function newVersion(): string {
+  return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+}
+
+export function itemId(source: string, hash: string, index: number): string {
+  return createHash('sha256').update(`${source}\n${hash}\n${index}`).digest('hex').slice(0, 24);
+}
+
+function emptyOutcome(file: string): FileOutcome {
+  return { file, status: 'failed', items: 0, textItems: 0, imageItems: 0, warnings: [] };
+}
+
+function loaderContext(config: Config, warnings: string[], signal?: AbortSignal): LoaderContext {
+  const ingest = config.ingest;
+  return {
+    fetchRemote: ingest.fetchRemote,
+    allowPrivateNetwork: ingest.allowPrivateNetwork,
+    minTextLength: ingest.minTextLength,
+    chunkSize: ingest.chunkSize,
+    chunkOverlap: ingest.chunkOverlap,
+    remoteTimeoutMs: ingest.remoteTimeoutMs,
+    limits: {
+      maxImageBytes: ingest.maxImageBytes,
+      maxImagePixels: ingest.maxImagePixels,
+      maxPages: ingest.maxPages,
+      maxDurationSeconds: ingest.maxDurationSeconds,
+      maxArchiveBytes: ingest.maxArchiveBytes,
+      maxArchiveRatio: ingest.maxArchiveRatio,
+    },
+    warn: (message) => warnings.push(message),
+    signal,
+  };
+}
+
+async function prepare(
+  file: { path: string; explicit: boolean },
+  deps: IngestDependencies,
+  signal?: AbortSignal,
+): Promise<Prepared> {
+  const outcome = emptyOutcome(file.path);
+  const prepared: Prepared = { outcome, drafts: [], pixels: new Map(), mediaPaths: new Map() };
+  try {
+    const info = await stat(file.path);
+    if (info.size > deps.config.ingest.maxFileBytes) {
+      outcome.reason = `file is ${(info.size / 1e6).toFixed(1)} MB, over the ${(deps.config.ingest.maxFileBytes / 1e6).toFixed(0)} MB limit (ingest.maxFileBytes)`;
+      return prepared;
+    }
+    const bytes = new Uint8Array(await readFile(file.path));
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const previous = await deps.store.getSource(file.path);
+    const detection = detectType(file.path, bytes);
+    if ('type' in detection) outcome.type = detection.type;
+    if (previous && previous.hash === hash) {
+      Object.assign(outcome, {
+        status: 'unchanged',
+        type: previous.type,
+        items: previous.items,
+        textItems: previous.textItems,
+        imageItems: previous.imageItems,
+      });
+      return prepared;
+    }
+    if ('mismatch' in detection) {
+      outcome.reason = detection.mismatch;
+      return prepared;
+    }
+    if ('unsupported' in detection) {
+      outcome.status = file.explicit ? 'failed' : 'skipped';
+      outcome.reason = detection.unsupported;
+      return prepared;
+    }
+    const loader = loaderFor(detection.type);
+    if (!loader) {
+      outcome.status = file.explicit ? 'failed' : 'skipped';
+      outcome.reason = `${detection.type} files are not supported yet`;
+      return prepared;
+    }
+    const drafts = await (await loader).load(
+      { path: file.path, bytes },
+      loaderContext(deps.config, outcome.warnings, signal),
+    );
+    // Pictures: decode for the model and keep a copy in the knowledge base; a bad picture costs only itself.
+    const kept: ItemDraft[] = [];
+    for (const draft of drafts) {
+      if (draft.modality === 'image') {
+        try {
+          const mime = draft.picture.mime ?? sniffImageMime(draft.picture.bytes);
+          if (!mime) throw new MmragError('not a picture format mmrag reads');
+          const rgb = await decodeToRgb(draft.picture.bytes, {
+            maxPixels: deps.config.ingest.maxImagePixels,
+            maxSide: 1024,
+          });
+          const rel = await deps.media.save(draft.picture.bytes, mime);
+          prepared.pixels.set(kept.length, rgb);
+          prepared.mediaPaths.set(kept.length, rel);
+        } catch (err) {
+          outcome.warnings.push(`picture ${draft.picture.origin}: ${errorMessage(err)}`);
+          continue;
+        }
+      }
+      kept.push(draft);
+    }
+    prepared.drafts = kept;
+    const textItems = kept.filter((d) => d.modality === 'text').length;
+    Object.assign(outcome, {
+      status: 'ingested',
+      items: kept.length,
+      textItems,
+      imageItems: kept.length - textItems,
+    });
+    if (kept.length === 0) outcome.warnings.push('no text or pictures found');
+    prepared.record = {
+      source: file.path,
+      type: detection.type,
+      hash,
+      version: newVersion(),
+      items: kept.length,
+      textItems,
+      imageItems: kept.length - textItems,
+      bytes: bytes.length,
+      ingestedAt: Date.now(),
+    };
+  } catch (err) {
+    outcome.status = 'failed';
+    outcome.reason = errorMessage(err);
+  }
+  return prepared;
+}
+
+/** Embed the items of several prepared files in shared batches, and turn them into store rows. */
+async function embedBatch(group: Prepared[], embedder: Embedder): Promise<StoreRow[]> {
+  const texts: string[] = [];
+  const images: RgbImage[] = [];
+  for (const p of group) {
+    p.drafts.forEach((d, i) => {
+      if (d.modality === 'text') texts.push(textForEmbedding(d.section, d.text));
+      else images.push(p.pixels.get(i)!);
+    });
+  }
+  const [textVectors, imageVectors] = [await embedder.embedTexts(texts), await embedder.embedImages(images)];
+  const rows: StoreRow[] = [];
+  let t = 0;
+  let m = 0;
+  for (const p of group) {
+    const record = p.record!;
+    p.drafts.forEach((d, i) => {
+      const vector = l2normalize(d.modality === 'text' ? textVectors[t++]! : imageVectors[m++]!);
+      rows.push({
+        id: itemId(record.source, record.hash, i),
+        version: record.version,
+        modality: d.modality,
+        type: record.type,
+        source: record.source,
+        title: d.title,
+        section: d.section,
+        text: d.modality === 'text' ? d.text : d.caption,
+        media: d.modality === 'image' ? p.mediaPaths.get(i) : undefined,
+        location: d.location,
+        ingestedAt: record.ingestedAt,
+        vector,
+      });
+    });
+  }
+  return rows;
+}
+
+function tally(summary: IngestSummary, outcome: FileOutcome): void {
+  summary.outcomes.push(outcome);
+  summary[outcome.status]++;
+  const key = outcome.type ?? 'unknown';
+  const counts = summary.byType[key] ?? { ingested: 0, unchanged: 0, skipped: 0, failed: 0, items: 0 };
+  summary.byType[key] = counts;
+  counts[outcome.status]++;
+  if (outcome.status === 'ingested') {
+    counts.items += outcome.items;
+    summary.items += outcome.items;
+    summary.textItems += outcome.textItems;
+    summary.imageItems += outcome.imageItems;
+  }
+}
+
+/**
+ * Ingest files and folders: walk, read, detect, load, decode pictures (a few files ahead, in parallel with the
+ * model), embed in batches shared across files, and commit in large atomic writes. Per-file failures are
+ * outcomes, never exceptions.
+ */
+export async function ingestPaths(
+  paths: string[],
+  deps: IngestDependencies,
+  options: IngestOptions = {},
+): Promise<IngestSummary> {
+  const started = performance.now();
+  const emit = options.onEvent ?? (() => {});
+  const summary: IngestSummary = {
+    files: 0,
+    ingested: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: 0,
+    items: 0,
+    textItems: 0,
+    imageItems: 0,
+    seconds: 0,
+    byType: {},
+    outcomes: [],
+  };
+
+  const walkErrors: FileOutcome[] = [];
+  const files: Array<{ path: string; explicit: boolean }> = [];
+  for await (const f of walkFiles(paths, {
+    exclude: deps.exclude,
+    onError: (path, reason) => walkErrors.push({ ...emptyOutcome(path), reason }),
+  })) {
+    files.push(f);
+  }
+  summary.files = files.length + walkErrors.length;
+  emit({ kind: 'walked', files: summary.files });
+  let index = 0;
+  for (const outcome of walkErrors) {
+    tally(summary, outcome);
+    emit({ kind: 'file-done', outcome, index: index++ });
+  }
+
+  let pendingRecords: SourceRecord[] = [];
+  let pendingRows: StoreRow[] = [];
+  let pendingOutcomes: Array<{ outcome: FileOutcome; index: number }> = [];
+  const flush = async () => {
+    if (pendingRecords.length === 0) return;
+    try {
+      await deps.store.commit(pendingRecords, pendingRows);
+    } catch (err) {
+      for (const p of pendingOutcomes) {
+        p.outcome.status = 'failed';
+        p.outcome.reason = `could not write to the knowledge base: ${errorMessage(err)}`;
+      }
+    }
+    for (const p of pendingOutcomes) {
+      tally(summary, p.outcome);
+      emit({ kind: 'file-done', outcome: p.outcome, index: p.index });
+    }
+    pendingRecords = [];
+    pendingRows = [];
+    pendingOutcomes = [];
+  };
+
+  // Files are prepared a few ahead of the model; each is awaited in order.
+  const queue: Array<{ promise: Promise<Prepared>; index: number; settled: boolean }> = [];
+  let next = 0;
+  const fill = () => {
+    while (queue.length < LOOKAHEAD && next < files.length) {
+      const file = files[next]!;
+      const entry = { promise: prepare(file, deps, options.signal), index: index++, settled: false };
+      entry.promise.then(() => {
+        entry.settled = true;
+      });
+      emit({ kind: 'file-start', file: file.path, index: entry.index });
+      queue.push(entry);
+      next++;
+    }
+  };
+
+  fill();
+  while (queue.length > 0) {
+    if (options.signal?.aborted) break;
+    // Take the next file, plus any already-prepared files behind it, to share embedding batches.
+    const group: Array<{ prepared: Prepared; index: number }> = [];
+    const first = queue.shift()!;
+    group.push({ prepared: await first.promise, index: first.index });
+    let items = group[0]!.prepared.drafts.length;
+    while (queue.length > 0 && queue[0]!.settled && items < 64) {
+      const entry = queue.shift()!;
+      const prepared = await entry.promise;
+      items += prepared.drafts.length;
+      group.push({ prepared, index: entry.index });
+    }
+    fill();
+
+    const toEmbed = group.filter((g) => g.prepared.record);
+    for (const g of group) {
+      if (!g.prepared.record) {
+        tally(summary, g.prepared.outcome);
+        emit({ kind: 'file-done', outcome: g.prepared.outcome, index: g.index });
+      }
+    }
+    if (toEmbed.length === 0) continue;
+    try {
+      const embedder = await deps.embedder();
+      const rows = await embedBatch(
+        toEmbed.map((g) => g.prepared),
+        embedder,
+      );
+      pendingRows.push(...rows);
+      for (const g of toEmbed) {
+        pendingRecords.push(g.prepared.record!);
+        pendingOutcomes.push({ outcome: g.prepared.outcome, index: g.index });
+      }
+    } catch (err) {
+      if (err instanceof MmragError && err.code === 'model_unavailable') throw err;
+      for (const g of toEmbed) {
+        g.prepared.outcome.status = 'failed';
+        g.prepared.outcome.reason = `embedding failed: ${errorMessage(err)}`;
+        tally(summary, g.prepared.outcome);
+        emit({ kind: 'file-done', outcome: g.prepared.outcome, index: g.index });
+      }
+    }
+    if (pendingRows.length >= FLUSH_ROWS || pendingRecords.length >= FLUSH_FILES) await flush();
+  }
+  await flush();
+  summary.seconds = (performance.now() - started) / 1000;
+  return summary;
+}
