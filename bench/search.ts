@@ -32,6 +32,8 @@ const K = 10;
 const CLUSTERS = 1000;
 const SPREAD = 0.6;
 const QUERY_NOISE = 0.3;
+/** Untimed calls before each timed series (lets V8 tier the WebAssembly and JavaScript up). */
+const WARMUP = 10;
 /** The reference's text defaults; the timed reference run keeps every item (threshold 0) so recall means something. */
 const REFERENCE_TEMPERATURE = 0.25;
 const REFERENCE_TEXT_K = 15;
@@ -155,7 +157,7 @@ function runSize(n: number, options: Options): SizeResult {
     const read = memoryReadFloor(memory);
     const bytes = Math.floor((n * DIM * 4) / 64) * 64;
     let sink = 0;
-    const samples = timeEach(queries.length, 3, () => {
+    const samples = timeEach(queries.length, WARMUP, () => {
       sink += read(0, bytes);
     });
     if (Number.isNaN(sink)) log('floor checksum NaN');
@@ -163,7 +165,7 @@ function runSize(n: number, options: Options): SizeResult {
   }
 
   const simdFound: number[][] = [];
-  const simdSamples = timeEach(queries.length, 3, (i) => {
+  const simdSamples = timeEach(queries.length, WARMUP, (i) => {
     simdFound[i] = topK(matrix.dotAll(queries[i]!, scores), K).map((h) => h.index);
   });
   methods.mmrag = summarize(
@@ -174,7 +176,7 @@ function runSize(n: number, options: Options): SizeResult {
   const rssDuringExactMb = process.memoryUsage().rss / 2 ** 20;
 
   const softmaxFound: number[][] = [];
-  const softmaxSamples = timeEach(queries.length, 3, (i) => {
+  const softmaxSamples = timeEach(queries.length, WARMUP, (i) => {
     softmaxFound[i] = softmaxTopK(matrix.dotAll(queries[i]!, scores), REFERENCE_TEMPERATURE, K, 0).map(
       (h) => h.index,
     );
@@ -196,7 +198,7 @@ function runSize(n: number, options: Options): SizeResult {
   }
 
   const plainFound: number[][] = [];
-  const plainSamples = timeEach(queries.length, 3, (i) => {
+  const plainSamples = timeEach(queries.length, WARMUP, (i) => {
     plainFound[i] = topK(dotAllPlain(rows, DIM, queries[i]!, scores), K).map((h) => h.index);
   });
   methods.plain = summarize('plain JS loop + topK', plainSamples, meanRecall(plainFound, truth));

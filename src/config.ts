@@ -89,6 +89,24 @@ export const ConfigSchema = z.object({
         .default(1024 * 1024 * 1024),
       maxArchiveRatio: z.number().positive().default(200),
       remoteTimeoutMs: z.number().int().positive().default(15_000),
+      /** Read printed text in pictures and scanned pages (tesseract.js, offline). */
+      ocr: z.boolean().default(true),
+      /** Globs a walked file must match (relative to the folder given); empty: every file. */
+      include: z.array(z.string()).default([]),
+      /** Globs of walked files and folders to leave out (besides .gitignore / .mmragignore). */
+      exclude: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  transcribe: z
+    .object({
+      /** `whisper`: Transformers.js on this machine (downloads the model on first use); `openai`: a remote API. */
+      provider: z.enum(['whisper', 'openai', 'none']).default('whisper'),
+      /** Whisper model id or folder (default onnx-community/whisper-base.en), or the remote model name. */
+      model: z.string().optional(),
+      /** OpenAI-compatible base URL for `openai` (…/v1). */
+      url: z.string().optional(),
+      apiKey: z.string().optional(),
+      language: z.string().optional(),
     })
     .prefault({}),
 });
@@ -134,6 +152,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Layer {
       allowRemote: env.MMRAG_OFFLINE === '1' ? false : undefined,
     },
     search: { scoring: env.MMRAG_SCORING || undefined },
+    ingest: { ocr: env.MMRAG_OCR === '0' ? false : env.MMRAG_OCR === '1' ? true : undefined },
+    transcribe: {
+      provider: env.MMRAG_TRANSCRIBE || undefined,
+      model: env.MMRAG_TRANSCRIBE_MODEL || undefined,
+      url: env.MMRAG_TRANSCRIBE_URL || undefined,
+      apiKey: env.MMRAG_TRANSCRIBE_API_KEY || env.MMRAG_LLM_API_KEY || env.OPENAI_API_KEY || undefined,
+    },
     llm: {
       provider: env.MMRAG_LLM || undefined,
       url: env.MMRAG_LLM_URL || undefined,
@@ -194,5 +219,9 @@ export function resolveConfig(options: ResolveConfigOptions = {}): Config {
 
 /** The configuration with secrets removed, safe to print or send to a browser. */
 export function redactConfig(config: Config): Config {
-  return { ...config, llm: { ...config.llm, apiKey: config.llm.apiKey ? '***' : undefined } };
+  return {
+    ...config,
+    llm: { ...config.llm, apiKey: config.llm.apiKey ? '***' : undefined },
+    transcribe: { ...config.transcribe, apiKey: config.transcribe.apiKey ? '***' : undefined },
+  };
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { type Config, type ConfigInput, DEFAULT_EMBED_MODEL, mergeLayers, parseConfig } from './config.js';
 import { localModelFolder } from './embed/clip.js';
 import type { Embedder, RgbImage } from './embed/embedder.js';
@@ -105,7 +105,7 @@ export class KnowledgeBase {
     readonly config: Config,
     readonly dir: string,
     private readonly store: Store,
-    private readonly media: MediaStore,
+    private readonly mediaStore: MediaStore,
     private meta: KbMeta | undefined,
     /** The embedding model this knowledge base uses (absolute folder for local models). */
     readonly embedModel: string,
@@ -180,8 +180,11 @@ export class KnowledgeBase {
     writeFileSync(join(this.dir, 'kb.json'), `${JSON.stringify(this.meta, null, 2)}\n`);
   }
 
-  /** Ingest files and folders; unchanged files are skipped, changed ones replaced. Never throws per file. */
-  async ingest(paths: string[], options: IngestOptions = {}): Promise<IngestSummary> {
+  /**
+   * Ingest files, folders and web page URLs; unchanged files are skipped, changed ones replaced. Never throws per
+   * file. With `prune`, sources inside the given folders whose files are gone are removed too.
+   */
+  async ingest(paths: string[], options: IngestOptions & { prune?: boolean } = {}): Promise<IngestSummary> {
     mkdirSync(this.dir, { recursive: true });
     const release = acquireWriteLock(join(this.dir, 'write.lock'));
     try {
@@ -195,7 +198,7 @@ export class KnowledgeBase {
         paths,
         {
           store: this.store,
-          media: this.media,
+          media: this.mediaStore,
           embedder: () => this.embedder(),
           config: this.config,
           exclude: [this.dir],
@@ -203,6 +206,11 @@ export class KnowledgeBase {
         options,
       );
       if (this.meta?.dim === undefined && this.store.dim !== undefined) this.writeMeta(this.store.dim);
+      if (options.prune) {
+        summary.pruned = await this.pruneMissing(
+          paths.filter((p) => !/^https?:\/\//i.test(p)).map((p) => resolve(p)),
+        );
+      }
       return summary;
     } finally {
       release();
@@ -253,7 +261,9 @@ export class KnowledgeBase {
     const q = typeof query === 'string' ? { text: query } : query;
     if (this.store.dim === undefined) return { query: q.text ?? '', text: [], images: [] };
     const vector = await this.queryVector(q);
-    const hits = await searchStore(this.store, vector, this.params(options), (rel) => this.media.path(rel));
+    const hits = await searchStore(this.store, vector, this.params(options), (rel) =>
+      this.mediaStore.path(rel),
+    );
     return { query: q.text ?? '', ...hits };
   }
 
@@ -317,6 +327,21 @@ export class KnowledgeBase {
     return result;
   }
 
+  /** One item by id (undefined when unknown). */
+  async item(id: string): Promise<StoredItem | undefined> {
+    return (await this.store.getItems([id]))[0];
+  }
+
+  /**
+   * The stored picture of an image item, by item id only: the path comes from the knowledge base, never from the
+   * caller, so no request can reach a file outside the media folder.
+   */
+  async media(id: string): Promise<{ path: string; mime: string } | undefined> {
+    const item = await this.item(id);
+    if (!item?.media) return undefined;
+    return { path: this.mediaStore.path(item.media), mime: mimeOfMedia(item.media) };
+  }
+
   async sources(): Promise<SourceRecord[]> {
     return this.store.listSources();
   }
@@ -350,6 +375,20 @@ export class KnowledgeBase {
     }
   }
 
+  /** Remove sources inside `folders` whose files no longer exist; returns the sources removed. */
+  private async pruneMissing(folders: string[]): Promise<string[]> {
+    const gone = (await this.store.listSources())
+      .map((r) => r.source)
+      .filter(
+        (source) => folders.some((f) => source === f || source.startsWith(f + sep)) && !existsSync(source),
+      );
+    if (gone.length > 0) {
+      await this.store.deleteSources(gone);
+      await this.pruneMedia();
+    }
+    return gone;
+  }
+
   private async pruneMedia(): Promise<void> {
     const referenced = new Set<string>();
     for (const record of await this.store.listSources()) {
@@ -357,7 +396,7 @@ export class KnowledgeBase {
       for (const item of await this.store.itemsOfSource(record.source))
         if (item.media) referenced.add(item.media);
     }
-    this.media.prune(referenced);
+    this.mediaStore.prune(referenced);
   }
 
   async stats(): Promise<KbStats> {

@@ -1,4 +1,4 @@
-import { resolveConfig } from '../config.js';
+import { mergeLayers, resolveConfig } from '../config.js';
 import { errorMessage, MmragError } from '../errors.js';
 import { type KnowledgeBase, openKnowledgeBase } from '../kb.js';
 import { displayPath, formatHits, formatSources, formatSummary } from './format.js';
@@ -33,7 +33,7 @@ export async function openFromFlags(
   flags: KbFlags & Parameters<typeof configFromFlags>[0],
   extra = {},
 ): Promise<KnowledgeBase> {
-  const flagLayer = { ...configFromFlags(flags), ...extra };
+  const flagLayer = mergeLayers(configFromFlags(flags) as Record<string, unknown>, extra);
   const config = resolveConfig({ flags: flagLayer, configPath: flags.config });
   return openKnowledgeBase({ config, onModelDownload: downloadReporter() });
 }
@@ -47,7 +47,15 @@ async function withKb<T>(kb: KnowledgeBase, run: (kb: KnowledgeBase) => Promise<
 }
 
 export async function ingestCommand(paths: string[], flags: IngestFlags): Promise<void> {
-  const extra = flags.remote === false ? { ingest: { fetchRemote: false } } : {};
+  const extra = {
+    ingest: {
+      fetchRemote: flags.remote === false ? false : undefined,
+      ocr: flags.ocr === false ? false : undefined,
+      include: flags.include,
+      exclude: flags.exclude,
+    },
+    transcribe: { provider: flags.transcribe as 'whisper' | 'openai' | 'none' | undefined },
+  };
   const kb = await openFromFlags(flags, extra);
   const controller = new AbortController();
   const onSignal = () => {
@@ -60,7 +68,11 @@ export async function ingestCommand(paths: string[], flags: IngestFlags): Promis
     const reporter = await ingestReporter({ json: Boolean(flags.json), stream: process.stderr });
     let summary: Awaited<ReturnType<KnowledgeBase['ingest']>>;
     try {
-      summary = await kb.ingest(paths, { onEvent: reporter.onEvent, signal: controller.signal });
+      summary = await kb.ingest(paths, {
+        onEvent: reporter.onEvent,
+        signal: controller.signal,
+        prune: flags.prune,
+      });
     } finally {
       reporter.stop();
       process.off('SIGINT', onSignal);
@@ -70,6 +82,8 @@ export async function ingestCommand(paths: string[], flags: IngestFlags): Promis
       process.stdout.write(`${JSON.stringify({ summary: rest })}\n`);
     } else {
       process.stdout.write(`${formatSummary(summary)}\n`);
+      for (const source of summary.pruned ?? [])
+        process.stdout.write(`  pruned ${displayPath(source)} (file gone)\n`);
       const failures = summary.outcomes.filter((o) => o.status === 'failed');
       if (failures.length > 0 && process.stderr.isTTY) {
         process.stderr.write(

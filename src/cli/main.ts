@@ -49,7 +49,15 @@ const llmOptions = (cmd: Command) =>
     .option('--llm-url <url>', 'provider URL (Ollama http://127.0.0.1:11434; OpenAI-compatible .../v1)')
     .option('--llm-model <name>', 'model name (Ollama default llama3.2-vision; OpenAI default gpt-4o-mini)');
 
-export type IngestFlags = KbFlags & { json?: boolean; remote?: boolean };
+export type IngestFlags = KbFlags & {
+  json?: boolean;
+  remote?: boolean;
+  ocr?: boolean;
+  transcribe?: string;
+  include?: string[];
+  exclude?: string[];
+  prune?: boolean;
+};
 export type SearchFlags = KbFlags & RetrievalFlags & { image?: string; json?: boolean };
 export type AskFlags = SearchFlags & LlmFlags;
 
@@ -70,6 +78,17 @@ export function buildProgram(): Command {
       .argument('<paths...>', 'files or folders'),
   )
     .option('--no-remote', 'do not download remote images referenced by pages')
+    .option('--no-ocr', 'do not read text in pictures and scanned pages')
+    .addOption(
+      new Option('--transcribe <provider>', 'speech to text for audio and video (default whisper)').choices([
+        'whisper',
+        'openai',
+        'none',
+      ]),
+    )
+    .option('--include <globs...>', 'only files matching these globs (relative to each folder given)')
+    .option('--exclude <globs...>', 'leave out files and folders matching these globs')
+    .option('--prune', 'remove sources inside the given folders whose files are gone')
     .option('--json', 'one JSON line per file, then a summary line')
     .action(async (paths: string[], flags: IngestFlags) =>
       (await import('./commands.js')).ingestCommand(paths, flags),

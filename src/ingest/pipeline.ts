@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import { type Embedder, l2normalize, type RgbImage } from '../embed/embedder.js';
+import type { OcrEngine, Transcriber } from '../enrich/types.js';
 import { errorMessage, MmragError } from '../errors.js';
 import type { MediaStore } from '../store/media.js';
 import type { Store, StoreRow } from '../store/store.js';
@@ -51,6 +52,8 @@ export interface IngestSummary {
   seconds: number;
   byType: Partial<Record<SourceType | 'unknown', TypeCounts>>;
   outcomes: FileOutcome[];
+  /** Sources removed because their files are gone (`--prune`). */
+  pruned?: string[];
 }
 
 export interface IngestDependencies {
@@ -100,9 +103,46 @@ function emptyOutcome(file: string): FileOutcome {
   return { file, status: 'failed', items: 0, textItems: 0, imageItems: 0, warnings: [] };
 }
 
-function loaderContext(config: Config, warnings: string[], signal?: AbortSignal): LoaderContext {
+/** The level-1 translators one run shares: created once, started on first use, disposed at the end. */
+export interface Enrichers {
+  ocr?: OcrEngine;
+  transcriber?: Transcriber;
+}
+
+export async function createEnrichers(config: Config): Promise<Enrichers> {
+  const enrichers: Enrichers = {};
+  if (config.ingest.ocr) enrichers.ocr = (await import('../enrich/ocr.js')).createTesseractOcr();
+  const t = config.transcribe;
+  if (t.provider === 'whisper') {
+    const { createWhisperTranscriber } = await import('../enrich/transcribe.js');
+    enrichers.transcriber = createWhisperTranscriber({
+      model: t.model ?? '',
+      cacheDir: config.embed.cacheDir,
+      allowRemote: config.embed.allowRemote,
+      language: t.language,
+    });
+  } else if (t.provider === 'openai') {
+    const { createOpenAiTranscriber } = await import('../enrich/transcribe.js');
+    enrichers.transcriber = createOpenAiTranscriber({
+      url: t.url ?? 'https://api.openai.com/v1',
+      apiKey: t.apiKey,
+      model: t.model ?? 'whisper-1',
+      language: t.language,
+    });
+  }
+  return enrichers;
+}
+
+function loaderContext(
+  config: Config,
+  enrichers: Enrichers,
+  warnings: string[],
+  signal?: AbortSignal,
+): LoaderContext {
   const ingest = config.ingest;
   return {
+    ocr: enrichers.ocr,
+    transcriber: enrichers.transcriber,
     fetchRemote: ingest.fetchRemote,
     allowPrivateNetwork: ingest.allowPrivateNetwork,
     minTextLength: ingest.minTextLength,
@@ -122,13 +162,29 @@ function loaderContext(config: Config, warnings: string[], signal?: AbortSignal)
   };
 }
 
+export function isUrl(path: string): boolean {
+  return /^https?:\/\//i.test(path);
+}
+
+/** Hash of what a loader found, for sources without file bytes (pages fetched by URL). */
+function draftsHash(drafts: ItemDraft[]): string {
+  const hash = createHash('sha256');
+  for (const d of drafts) {
+    hash.update(JSON.stringify([d.modality, d.title, d.section, d.modality === 'text' ? d.text : d.caption]));
+    if (d.modality === 'image') hash.update(d.picture.bytes);
+  }
+  return hash.digest('hex');
+}
+
 async function prepare(
   file: { path: string; explicit: boolean },
   deps: IngestDependencies,
+  enrichers: Enrichers,
   signal?: AbortSignal,
 ): Promise<Prepared> {
   const outcome = emptyOutcome(file.path);
   const prepared: Prepared = { outcome, drafts: [], pixels: new Map(), mediaPaths: new Map() };
+  if (isUrl(file.path)) return prepareUrl(file.path, prepared, deps, enrichers, signal);
   try {
     const info = await stat(file.path);
     if (info.size > deps.config.ingest.maxFileBytes) {
@@ -167,54 +223,99 @@ async function prepare(
     }
     const drafts = await (await loader).load(
       { path: file.path, bytes },
-      loaderContext(deps.config, outcome.warnings, signal),
+      loaderContext(deps.config, enrichers, outcome.warnings, signal),
     );
-    // Pictures: decode for the model and keep a copy in the knowledge base; a bad picture costs only itself.
-    const kept: ItemDraft[] = [];
-    for (const draft of drafts) {
-      if (draft.modality === 'image') {
-        try {
-          const mime = draft.picture.mime ?? sniffImageMime(draft.picture.bytes);
-          if (!mime) throw new MmragError('not a picture format mmrag reads');
-          const rgb = await decodeToRgb(draft.picture.bytes, {
-            maxPixels: deps.config.ingest.maxImagePixels,
-            maxSide: 1024,
-          });
-          const rel = await deps.media.save(draft.picture.bytes, mime);
-          prepared.pixels.set(kept.length, rgb);
-          prepared.mediaPaths.set(kept.length, rel);
-        } catch (err) {
-          outcome.warnings.push(`picture ${draft.picture.origin}: ${errorMessage(err)}`);
-          continue;
-        }
-      }
-      kept.push(draft);
-    }
-    prepared.drafts = kept;
-    const textItems = kept.filter((d) => d.modality === 'text').length;
-    Object.assign(outcome, {
-      status: 'ingested',
-      items: kept.length,
-      textItems,
-      imageItems: kept.length - textItems,
-    });
-    if (kept.length === 0) outcome.warnings.push('no text or pictures found');
-    prepared.record = {
+    await acceptDrafts(prepared, drafts, deps, {
       source: file.path,
       type: detection.type,
       hash,
-      version: newVersion(),
-      items: kept.length,
-      textItems,
-      imageItems: kept.length - textItems,
       bytes: bytes.length,
-      ingestedAt: Date.now(),
-    };
+    });
   } catch (err) {
     outcome.status = 'failed';
     outcome.reason = errorMessage(err);
   }
   return prepared;
+}
+
+/** A web page by URL: fetched, its main content extracted, its pictures downloaded. */
+async function prepareUrl(
+  url: string,
+  prepared: Prepared,
+  deps: IngestDependencies,
+  enrichers: Enrichers,
+  signal?: AbortSignal,
+): Promise<Prepared> {
+  const outcome = prepared.outcome;
+  outcome.type = 'html';
+  try {
+    const { loadUrl } = await import('./loaders/url.js');
+    const ctx = loaderContext(deps.config, enrichers, outcome.warnings, signal);
+    const loaded = await loadUrl(url, { ...ctx, fetchRemote: true });
+    const hash = draftsHash(loaded.items);
+    const previous = await deps.store.getSource(url);
+    if (previous && previous.hash === hash) {
+      Object.assign(outcome, {
+        status: 'unchanged',
+        items: previous.items,
+        textItems: previous.textItems,
+        imageItems: previous.imageItems,
+      });
+      return prepared;
+    }
+    await acceptDrafts(prepared, loaded.items, deps, { source: url, type: 'html', hash, bytes: 0 });
+  } catch (err) {
+    outcome.status = 'failed';
+    outcome.reason = errorMessage(err);
+  }
+  return prepared;
+}
+
+/** Decode and store the pictures of a loader's drafts and make the source record; a bad picture costs only itself. */
+async function acceptDrafts(
+  prepared: Prepared,
+  drafts: ItemDraft[],
+  deps: IngestDependencies,
+  source: { source: string; type: SourceType; hash: string; bytes: number },
+): Promise<void> {
+  const outcome = prepared.outcome;
+  const kept: ItemDraft[] = [];
+  for (const draft of drafts) {
+    if (draft.modality === 'image') {
+      try {
+        const mime = draft.picture.mime ?? sniffImageMime(draft.picture.bytes);
+        if (!mime) throw new MmragError('not a picture format mmrag reads');
+        const rgb = await decodeToRgb(draft.picture.bytes, {
+          maxPixels: deps.config.ingest.maxImagePixels,
+          maxSide: 1024,
+        });
+        const rel = await deps.media.save(draft.picture.bytes, mime);
+        prepared.pixels.set(kept.length, rgb);
+        prepared.mediaPaths.set(kept.length, rel);
+      } catch (err) {
+        outcome.warnings.push(`picture ${draft.picture.origin}: ${errorMessage(err)}`);
+        continue;
+      }
+    }
+    kept.push(draft);
+  }
+  prepared.drafts = kept;
+  const textItems = kept.filter((d) => d.modality === 'text').length;
+  Object.assign(outcome, {
+    status: 'ingested',
+    items: kept.length,
+    textItems,
+    imageItems: kept.length - textItems,
+  });
+  if (kept.length === 0) outcome.warnings.push('no text or pictures found');
+  prepared.record = {
+    ...source,
+    version: newVersion(),
+    items: kept.length,
+    textItems,
+    imageItems: kept.length - textItems,
+    ingestedAt: Date.now(),
+  };
 }
 
 /** Embed the items of several prepared files in shared batches, and turn them into store rows. */
@@ -296,13 +397,21 @@ export async function ingestPaths(
   };
 
   const walkErrors: FileOutcome[] = [];
-  const files: Array<{ path: string; explicit: boolean }> = [];
-  for await (const f of walkFiles(paths, {
-    exclude: deps.exclude,
-    onError: (path, reason) => walkErrors.push({ ...emptyOutcome(path), reason }),
-  })) {
+  const files: Array<{ path: string; explicit: boolean }> = paths
+    .filter(isUrl)
+    .map((url) => ({ path: url, explicit: true }));
+  for await (const f of walkFiles(
+    paths.filter((p) => !isUrl(p)),
+    {
+      exclude: deps.exclude,
+      includeGlobs: deps.config.ingest.include,
+      excludeGlobs: deps.config.ingest.exclude,
+      onError: (path, reason) => walkErrors.push({ ...emptyOutcome(path), reason }),
+    },
+  )) {
     files.push(f);
   }
+  const enrichers = await createEnrichers(deps.config);
   summary.files = files.length + walkErrors.length;
   emit({ kind: 'walked', files: summary.files });
   let index = 0;
@@ -339,7 +448,11 @@ export async function ingestPaths(
   const fill = () => {
     while (queue.length < LOOKAHEAD && next < files.length) {
       const file = files[next]!;
-      const entry = { promise: prepare(file, deps, options.signal), index: index++, settled: false };
+      const entry = {
+        promise: prepare(file, deps, enrichers, options.signal),
+        index: index++,
+        settled: false,
+      };
       entry.promise.then(() => {
         entry.settled = true;
       });
@@ -349,53 +462,61 @@ export async function ingestPaths(
     }
   };
 
-  fill();
-  while (queue.length > 0) {
-    if (options.signal?.aborted) break;
-    // Take the next file, plus any already-prepared files behind it, to share embedding batches.
-    const group: Array<{ prepared: Prepared; index: number }> = [];
-    const first = queue.shift()!;
-    group.push({ prepared: await first.promise, index: first.index });
-    let items = group[0]!.prepared.drafts.length;
-    while (queue.length > 0 && queue[0]!.settled && items < 64) {
-      const entry = queue.shift()!;
-      const prepared = await entry.promise;
-      items += prepared.drafts.length;
-      group.push({ prepared, index: entry.index });
-    }
-    fill();
-
-    const toEmbed = group.filter((g) => g.prepared.record);
-    for (const g of group) {
-      if (!g.prepared.record) {
-        tally(summary, g.prepared.outcome);
-        emit({ kind: 'file-done', outcome: g.prepared.outcome, index: g.index });
-      }
-    }
-    if (toEmbed.length === 0) continue;
-    try {
-      const embedder = await deps.embedder();
-      const rows = await embedBatch(
-        toEmbed.map((g) => g.prepared),
-        embedder,
-      );
-      pendingRows.push(...rows);
-      for (const g of toEmbed) {
-        pendingRecords.push(g.prepared.record!);
-        pendingOutcomes.push({ outcome: g.prepared.outcome, index: g.index });
-      }
-    } catch (err) {
-      if (err instanceof MmragError && err.code === 'model_unavailable') throw err;
-      for (const g of toEmbed) {
-        g.prepared.outcome.status = 'failed';
-        g.prepared.outcome.reason = `embedding failed: ${errorMessage(err)}`;
-        tally(summary, g.prepared.outcome);
-        emit({ kind: 'file-done', outcome: g.prepared.outcome, index: g.index });
-      }
-    }
-    if (pendingRows.length >= FLUSH_ROWS || pendingRecords.length >= FLUSH_FILES) await flush();
+  try {
+    await runQueue();
+  } finally {
+    await Promise.all([enrichers.ocr?.dispose(), enrichers.transcriber?.dispose()]);
   }
-  await flush();
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+
+  async function runQueue(): Promise<void> {
+    fill();
+    while (queue.length > 0) {
+      if (options.signal?.aborted) break;
+      // Take the next file, plus any already-prepared files behind it, to share embedding batches.
+      const group: Array<{ prepared: Prepared; index: number }> = [];
+      const first = queue.shift()!;
+      group.push({ prepared: await first.promise, index: first.index });
+      let items = group[0]!.prepared.drafts.length;
+      while (queue.length > 0 && queue[0]!.settled && items < 64) {
+        const entry = queue.shift()!;
+        const prepared = await entry.promise;
+        items += prepared.drafts.length;
+        group.push({ prepared, index: entry.index });
+      }
+      fill();
+
+      const toEmbed = group.filter((g) => g.prepared.record);
+      for (const g of group) {
+        if (!g.prepared.record) {
+          tally(summary, g.prepared.outcome);
+          emit({ kind: 'file-done', outcome: g.prepared.outcome, index: g.index });
+        }
+      }
+      if (toEmbed.length === 0) continue;
+      try {
+        const embedder = await deps.embedder();
+        const rows = await embedBatch(
+          toEmbed.map((g) => g.prepared),
+          embedder,
+        );
+        pendingRows.push(...rows);
+        for (const g of toEmbed) {
+          pendingRecords.push(g.prepared.record!);
+          pendingOutcomes.push({ outcome: g.prepared.outcome, index: g.index });
+        }
+      } catch (err) {
+        if (err instanceof MmragError && err.code === 'model_unavailable') throw err;
+        for (const g of toEmbed) {
+          g.prepared.outcome.status = 'failed';
+          g.prepared.outcome.reason = `embedding failed: ${errorMessage(err)}`;
+          tally(summary, g.prepared.outcome);
+          emit({ kind: 'file-done', outcome: g.prepared.outcome, index: g.index });
+        }
+      }
+      if (pendingRows.length >= FLUSH_ROWS || pendingRecords.length >= FLUSH_FILES) await flush();
+    }
+    await flush();
+  }
 }

@@ -1,7 +1,7 @@
 import { type DotRows, instantiateDotKernel } from './wasm/dot-kernel.js';
 
-/** Below this many matrix values the plain loop is as fast as staging rows for the kernel. */
-const KERNEL_MIN_VALUES = 4096;
+/** Below this many matrix values (two 512-d rows) the plain loop is as fast as staging rows for the kernel. */
+const KERNEL_MIN_VALUES = 1024;
 /** Rows are staged into WebAssembly memory in blocks of about this size (cache-resident while scanned). */
 const BLOCK_BYTES = 128 * 1024;
 const PAGE_BYTES = 65536;

@@ -10,6 +10,15 @@ const REGISTRY: Partial<Record<SourceType, () => Promise<Loader>>> = {
   markdown: async () => new (await import('./markdown.js')).MarkdownLoader(),
   text: async () => new (await import('./text.js')).TextLoader(),
   json: async () => new (await import('./json.js')).JsonLoader(),
+  pdf: async () => new (await import('./pdf.js')).PdfLoader(),
+  image: async () => new (await import('./image.js')).ImageLoader(),
+  docx: async () => new (await import('./docx.js')).DocxLoader(),
+  pptx: async () => new (await import('./pptx.js')).PptxLoader(),
+  xlsx: async () => new (await import('./spreadsheet.js')).SpreadsheetLoader(),
+  csv: async () => new (await import('./csv.js')).CsvLoader(),
+  audio: async () => new (await import('./audio.js')).AudioLoader(),
+  video: async () => new (await import('./video.js')).VideoLoader(),
+  subtitles: async () => new (await import('./subtitles.js')).SubtitlesLoader(),
 };
 
 const cache = new Map<SourceType, Promise<Loader>>();
