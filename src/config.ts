@@ -33,12 +33,47 @@ export const ConfigSchema = z.object({
       cacheDir: z.string().optional(),
       /** Allow downloading models from the Hugging Face hub. */
       allowRemote: z.boolean().default(true),
+      /**
+       * A dedicated text embedding model (e.g. Xenova/all-MiniLM-L6-v2) for text-to-text retrieval and the text
+       * forms of pictures; unset: CLIP's own text tower. Like the CLIP model, a knowledge base remembers it.
+       */
+      textModel: z.string().optional(),
     })
     .prefault({}),
   search: z
     .object({
       /** `cosine` (default: scores do not depend on corpus size) or `softmax` (the reference, exact). */
       scoring: z.enum(['softmax', 'cosine']).default('cosine'),
+      /**
+       * 3: CLIP space for text and pictures; 2: retrieval over text forms, pictures handed to the LLM;
+       * 1: text forms only, no pictures anywhere.
+       */
+      level: z.union([z.literal(1), z.literal(2), z.literal(3)]).default(3),
+      /** `hybrid` (default): vector and BM25 rankings fused; `vector`: one scoring, the reference; `bm25`. */
+      mode: z.enum(['hybrid', 'vector', 'bm25']).default('hybrid'),
+      /** Reciprocal rank fusion: weights of each ranking and the RRF constant. */
+      fusion: z
+        .object({
+          vector: z.number().min(0).default(1),
+          bm25: z.number().min(0).default(1),
+          /** The dedicated text embedder's ranking of text items (when one is configured). */
+          text: z.number().min(0).default(1),
+          k: z.number().positive().default(60),
+        })
+        .prefault({}),
+      /** How many candidates each ranking contributes before fusion, reranking and diversity. */
+      candidates: z.number().int().min(1).default(50),
+      /** MMR lambda in (0, 1]: lower means more diverse results; unset: off. */
+      diversity: z.number().gt(0).max(1).optional(),
+      rerank: z
+        .object({
+          /** `cross-encoder` (Transformers.js, local), `remote` (a /rerank API), or `none`. */
+          provider: z.enum(['none', 'cross-encoder', 'remote']).default('none'),
+          model: z.string().optional(),
+          url: z.string().optional(),
+          apiKey: z.string().optional(),
+        })
+        .prefault({}),
       /** Reference parameters of `similarity_search`, used with `scoring: softmax`. */
       text: modalitySearch(15, 0.01, 0.25),
       image: modalitySearch(5, 0.25, 0.5),
@@ -91,6 +126,8 @@ export const ConfigSchema = z.object({
       remoteTimeoutMs: z.number().int().positive().default(15_000),
       /** Read printed text in pictures and scanned pages (tesseract.js, offline). */
       ocr: z.boolean().default(true),
+      /** Describe every picture with the configured multimodal LLM at ingest (level 1's MLLM captions). */
+      caption: z.boolean().default(false),
       /** Globs a walked file must match (relative to the folder given); empty: every file. */
       include: z.array(z.string()).default([]),
       /** Globs of walked files and folders to leave out (besides .gitignore / .mmragignore). */
@@ -149,9 +186,20 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Layer {
       model: env.MMRAG_EMBED_MODEL || undefined,
       dtype: env.MMRAG_EMBED_DTYPE || undefined,
       cacheDir: env.MMRAG_CACHE_DIR || undefined,
+      textModel: env.MMRAG_TEXT_MODEL || undefined,
       allowRemote: env.MMRAG_OFFLINE === '1' ? false : undefined,
     },
-    search: { scoring: env.MMRAG_SCORING || undefined },
+    search: {
+      scoring: env.MMRAG_SCORING || undefined,
+      mode: env.MMRAG_SEARCH_MODE || undefined,
+      level: num(env.MMRAG_LEVEL),
+      rerank: {
+        provider: env.MMRAG_RERANK || undefined,
+        model: env.MMRAG_RERANK_MODEL || undefined,
+        url: env.MMRAG_RERANK_URL || undefined,
+        apiKey: env.MMRAG_RERANK_API_KEY || undefined,
+      },
+    },
     ingest: { ocr: env.MMRAG_OCR === '0' ? false : env.MMRAG_OCR === '1' ? true : undefined },
     transcribe: {
       provider: env.MMRAG_TRANSCRIBE || undefined,
@@ -223,5 +271,9 @@ export function redactConfig(config: Config): Config {
     ...config,
     llm: { ...config.llm, apiKey: config.llm.apiKey ? '***' : undefined },
     transcribe: { ...config.transcribe, apiKey: config.transcribe.apiKey ? '***' : undefined },
+    search: {
+      ...config.search,
+      rerank: { ...config.search.rerank, apiKey: config.search.rerank.apiKey ? '***' : undefined },
+    },
   };
 }

@@ -3,12 +3,27 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { type Config, type ConfigInput, DEFAULT_EMBED_MODEL, mergeLayers, parseConfig } from './config.js';
 import { localModelFolder } from './embed/clip.js';
-import type { Embedder, RgbImage } from './embed/embedder.js';
+import type { Embedder, RgbImage, TextSpace } from './embed/embedder.js';
 import { errorMessage, MmragError } from './errors.js';
 import type { ChatImage, LanguageModel } from './generate/llm.js';
 import { decodeToRgb } from './ingest/image-decode.js';
-import { type IngestOptions, type IngestSummary, ingestPaths } from './ingest/pipeline.js';
-import { type SearchParams, searchParams, searchStore } from './retrieve/search.js';
+import {
+  type IngestDependencies,
+  type IngestOptions,
+  type IngestSummary,
+  ingestPaths,
+} from './ingest/pipeline.js';
+import type { Reranker } from './retrieve/rerank.js';
+import {
+  defaultModalityParams,
+  type Level,
+  type ModalityParams,
+  type QueryForms,
+  type Scoring,
+  type SearchMode,
+  type SearchPlan,
+  searchStore,
+} from './retrieve/search.js';
 import { acquireWriteLock } from './store/lock.js';
 import { MediaStore, mimeOfMedia } from './store/media.js';
 import type { Store } from './store/store.js';
@@ -20,15 +35,31 @@ export const SCHEMA_VERSION = 1;
 interface KbMeta {
   schemaVersion: number;
   embedModel: string;
+  /** The dedicated text embedding model, when one is used. */
+  textModel?: string;
   dim?: number;
   createdAt: string;
 }
 
 /** Per-query overrides of the configured retrieval parameters. */
 export interface SearchOptions {
-  scoring?: SearchParams['scoring'];
-  text?: Partial<SearchParams['text']>;
-  image?: Partial<SearchParams['image']>;
+  /**
+   * Score vectors by cosine or by the reference softmax. Setting it without `mode` selects `mode: 'vector'`: the
+   * reference pipeline's pure vector search.
+   */
+  scoring?: Scoring;
+  /** 1: text forms only; 2: text forms, pictures for the LLM; 3: CLIP space (default: the configured level). */
+  level?: Level;
+  /** `hybrid` (vector + BM25, fused), `vector`, or `bm25`. */
+  mode?: SearchMode;
+  /** A filter in the `--where` language, e.g. `type = pdf and page >= 3`. */
+  where?: string;
+  /** MMR lambda in (0, 1]: lower is more diverse. */
+  diversity?: number;
+  /** Rerank the candidates with the configured reranker (default: when one is configured). */
+  rerank?: boolean;
+  text?: Partial<ModalityParams>;
+  image?: Partial<ModalityParams>;
 }
 
 export interface SearchQuery {
@@ -56,6 +87,8 @@ export interface AskResult {
   /** `provider/model`, or null when no model answered. */
   model: string | null;
   prompt: string;
+  /** The level that answered (1: no pictures were shown to the model). */
+  level: Level;
   /** Why there is no answer (no model reachable, or the model failed). */
   error?: { code: string; message: string; hint?: string };
 }
@@ -109,6 +142,8 @@ export class KnowledgeBase {
     private meta: KbMeta | undefined,
     /** The embedding model this knowledge base uses (absolute folder for local models). */
     readonly embedModel: string,
+    /** The dedicated text embedding model; undefined: CLIP's text tower. */
+    readonly textModel: string | undefined,
     private readonly onModelDownload?: OpenKnowledgeBaseOptions['onModelDownload'],
   ) {}
 
@@ -139,10 +174,25 @@ export class KnowledgeBase {
       );
     }
     const embedModel = meta?.embedModel ?? configured ?? DEFAULT_EMBED_MODEL;
+    const configuredText = config.embed.textModel
+      ? (localModelFolder(config.embed.textModel) ?? config.embed.textModel)
+      : undefined;
+    if (
+      meta?.dim !== undefined &&
+      configuredText !== meta.textModel &&
+      config.embed.textModel !== undefined
+    ) {
+      throw new MmragError(
+        `The knowledge base ${dir} was built with ${meta.textModel ? `the text model ${meta.textModel}` : "CLIP's text tower for text forms"}, not ${configuredText}.`,
+        'Leave the text model setting out (the knowledge base remembers it), or use a new --kb folder.',
+        'model_mismatch',
+      );
+    }
+    const textModel = meta?.dim !== undefined ? meta.textModel : configuredText;
     const { LanceStore } = await import('./store/lance.js');
     const store = await LanceStore.open(dir);
     const media = new MediaStore(join(dir, 'media'));
-    return new KnowledgeBase(config, dir, store, media, meta, embedModel, onModelDownload);
+    return new KnowledgeBase(config, dir, store, media, meta, embedModel, textModel, onModelDownload);
   }
 
   /** The embedding model, loaded once on first use. */
@@ -164,6 +214,62 @@ export class KnowledgeBase {
     return this.embedderPromise;
   }
 
+  private textSpacePromise: Promise<TextSpace> | undefined;
+  private rerankerPromise: Promise<Reranker | undefined> | undefined;
+
+  /** The text embedder for text forms: the dedicated text model, or CLIP's text tower. */
+  textSpace(): Promise<TextSpace> {
+    this.textSpacePromise ??= (async (): Promise<TextSpace> => {
+      if (!this.textModel) {
+        const clip = await this.embedder();
+        return {
+          isClip: true,
+          embedder: {
+            modelId: clip.modelId,
+            dim: clip.dim,
+            embedTexts: (t) => clip.embedTexts(t),
+            dispose: async () => {},
+          },
+        };
+      }
+      const { loadTextEmbedder } = await import('./embed/text-embedder.js');
+      const embedder = await loadTextEmbedder({
+        model: this.textModel,
+        cacheDir: this.config.embed.cacheDir,
+        allowRemote: this.config.embed.allowRemote,
+      });
+      return { isClip: false, embedder };
+    })();
+    this.textSpacePromise.catch(() => {
+      this.textSpacePromise = undefined;
+    });
+    return this.textSpacePromise;
+  }
+
+  private reranker(): Promise<Reranker | undefined> {
+    this.rerankerPromise ??= (async () => {
+      const r = this.config.search.rerank;
+      if (r.provider === 'none') return undefined;
+      const rerank = await import('./retrieve/rerank.js');
+      if (r.provider === 'remote') {
+        if (!r.url) {
+          throw new MmragError(
+            'The remote reranker needs a URL.',
+            'Set search.rerank.url (or MMRAG_RERANK_URL).',
+            'invalid_config',
+          );
+        }
+        return rerank.createRemoteReranker({ url: r.url, apiKey: r.apiKey, model: r.model });
+      }
+      return rerank.createCrossEncoderReranker({
+        model: r.model ?? 'Xenova/ms-marco-MiniLM-L-6-v2',
+        cacheDir: this.config.embed.cacheDir,
+        allowRemote: this.config.embed.allowRemote,
+      });
+    })();
+    return this.rerankerPromise;
+  }
+
   /** Use an already-loaded embedder (e.g. shared between knowledge bases, or the demo's fallback model). */
   useEmbedder(embedder: Embedder): void {
     this.embedderPromise = Promise.resolve(embedder);
@@ -174,6 +280,7 @@ export class KnowledgeBase {
     this.meta = {
       schemaVersion: SCHEMA_VERSION,
       embedModel: this.embedModel,
+      textModel: this.textModel,
       dim,
       createdAt: this.meta?.createdAt ?? new Date().toISOString(),
     };
@@ -200,12 +307,15 @@ export class KnowledgeBase {
           store: this.store,
           media: this.mediaStore,
           embedder: () => this.embedder(),
+          textSpace: () => this.textSpace(),
+          describePicture: await this.pictureDescriber(),
           config: this.config,
           exclude: [this.dir],
         },
         options,
       );
       if (this.meta?.dim === undefined && this.store.dim !== undefined) this.writeMeta(this.store.dim);
+      if (summary.ingested > 0) await this.store.optimize();
       if (options.prune) {
         summary.pruned = await this.pruneMissing(
           paths.filter((p) => !/^https?:\/\//i.test(p)).map((p) => resolve(p)),
@@ -215,6 +325,40 @@ export class KnowledgeBase {
     } finally {
       release();
     }
+  }
+
+  /** With `ingest.caption`, a function describing pictures with the configured LLM (which must answer). */
+  private async pictureDescriber(): Promise<IngestDependencies['describePicture']> {
+    if (!this.config.ingest.caption) return undefined;
+    const llm = await (await import('./generate/create.js')).createLanguageModel(this.config.llm);
+    if (!llm) {
+      throw new MmragError(
+        'Describing pictures (--caption) needs a multimodal LLM, and none answered.',
+        'Start Ollama with a vision model, or set --llm openai --llm-url URL; or leave --caption out.',
+        'llm_none',
+      );
+    }
+    const { describePicture } = await import('./enrich/caption.js');
+    return (picture, context) => describePicture(llm, picture, context);
+  }
+
+  private async queryForms(query: SearchQuery, level: Level): Promise<QueryForms> {
+    if (query.image && level !== 3) {
+      throw new MmragError(
+        `Searching by a picture needs level 3 (CLIP space); level ${level} searches the text forms of items.`,
+        'Use --level 3, or describe the picture in words.',
+        'bad_query',
+      );
+    }
+    const forms: QueryForms = { text: query.text?.trim() || undefined };
+    if (level === 3) forms.clip = await this.queryVector(query);
+    if (forms.text) {
+      const space = await this.textSpace();
+      if (space.isClip && level === 3 && !query.image) forms.textForm = forms.clip;
+      else if (level !== 3 || !space.isClip)
+        forms.textForm = (await space.embedder.embedTexts([forms.text]))[0]!;
+    }
+    return forms;
   }
 
   private async queryVector(query: SearchQuery): Promise<Float32Array> {
@@ -244,27 +388,56 @@ export class KnowledgeBase {
     return vector;
   }
 
-  private params(options: SearchOptions): SearchParams {
-    const base = searchParams({
-      ...this.config.search,
-      scoring: options.scoring ?? this.config.search.scoring,
-    });
-    return {
-      scoring: base.scoring,
+  /** The plan for one query: configuration, then the per-query options. */
+  async plan(options: SearchOptions = {}): Promise<SearchPlan> {
+    const search = this.config.search;
+    const scoring = options.scoring ?? search.scoring;
+    // An explicit scoring asks for the reference vector search unless a mode is given too.
+    const mode = options.mode ?? (options.scoring ? 'vector' : search.mode);
+    const base = defaultModalityParams(search, scoring);
+    const plan: SearchPlan = {
+      level: options.level ?? search.level,
+      mode,
+      scoring,
       text: { ...base.text, ...definedOnly(options.text) },
       image: { ...base.image, ...definedOnly(options.image) },
+      fusion: search.fusion,
+      candidates: search.candidates,
+      diversity: options.diversity ?? search.diversity,
+      dedicatedTextSpace: this.textModel !== undefined,
     };
+    if (options.where?.trim()) {
+      const { parseWhere, matchesWhere } = await import('./retrieve/filter.js');
+      const filter = parseWhere(options.where);
+      plan.where = (item) => matchesWhere(item, filter);
+    }
+    if (options.rerank !== false) {
+      const reranker =
+        options.rerank || search.rerank.provider !== 'none' ? await this.reranker() : undefined;
+      if (options.rerank && !reranker) {
+        throw new MmragError(
+          'Reranking was asked for, but no reranker is configured.',
+          'Set search.rerank.provider to cross-encoder or remote (MMRAG_RERANK).',
+          'invalid_config',
+        );
+      }
+      plan.reranker = reranker;
+    }
+    return plan;
   }
 
-  /** Text and pictures for one query, each modality searched with its own k, threshold and temperature. */
+  /**
+   * Text and pictures for one query, each modality searched with its own k and threshold: hybrid (vector and
+   * BM25 fused) by default, at the configured level.
+   */
   async search(query: string | SearchQuery, options: SearchOptions = {}): Promise<SearchResult> {
     const q = typeof query === 'string' ? { text: query } : query;
-    if (this.store.dim === undefined) return { query: q.text ?? '', text: [], images: [] };
-    const vector = await this.queryVector(q);
-    const hits = await searchStore(this.store, vector, this.params(options), (rel) =>
-      this.mediaStore.path(rel),
-    );
-    return { query: q.text ?? '', ...hits };
+    const plan = await this.plan(options);
+    const meta = { level: plan.level, mode: plan.mode };
+    if (this.store.dim === undefined) return { query: q.text ?? '', text: [], images: [], ...meta };
+    const forms = await this.queryForms(q, plan.level);
+    const hits = await searchStore(this.store, forms, plan, (rel) => this.mediaStore.path(rel));
+    return { query: q.text ?? '', ...hits, ...meta };
   }
 
   /** Retrieve, build the reference prompt with the pictures attached, and ask the multimodal LLM. */
@@ -274,8 +447,17 @@ export class KnowledgeBase {
     const found = await this.search(q, options);
     const sources = [...found.text, ...found.images];
     const text = q.text ?? '';
-    const prompt = buildReferencePrompt(text, found.text, found.images);
-    const result: AskResult = { question: text, answer: null, sources, citations: [], model: null, prompt };
+    const level = found.level ?? 3;
+    const prompt = buildReferencePrompt(text, found.text, found.images, { level });
+    const result: AskResult = {
+      question: text,
+      answer: null,
+      sources,
+      citations: [],
+      model: null,
+      prompt,
+      level,
+    };
 
     let llm: LanguageModel | undefined;
     try {
@@ -298,7 +480,8 @@ export class KnowledgeBase {
       return result;
     }
     const images: ChatImage[] = [];
-    for (const hit of found.images) {
+    // Level 1 translates pictures to text: the model sees their captions, never the pictures.
+    for (const hit of level === 1 ? [] : found.images) {
       if (!hit.image) continue;
       try {
         images.push({ bytes: new Uint8Array(await readFile(hit.image)), mime: mimeOfMedia(hit.image) });
@@ -416,6 +599,9 @@ export class KnowledgeBase {
     this.embedderPromise = undefined;
     await this.store.close();
     if (embedder) await (await embedder.catch(() => undefined))?.dispose();
+    const space = this.textSpacePromise;
+    this.textSpacePromise = undefined;
+    if (space) await (await space.catch(() => undefined))?.embedder.dispose();
   }
 }
 

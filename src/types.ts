@@ -72,6 +72,8 @@ export interface StoredItem {
   text: string;
   /** Path of the stored picture, relative to the knowledge base's media folder (image items). */
   media?: string;
+  /** A multimodal LLM's description of the picture, when captioning was on at ingest (image items). */
+  description?: string;
   location?: Location;
   /** Milliseconds since the epoch. */
   ingestedAt: number;
@@ -96,12 +98,20 @@ export interface Hit {
   caption?: string;
   /** Image hits: a readable path of the stored picture. */
   image?: string;
+  /** Image hits: the MLLM description made at ingest, when there is one. */
+  description?: string;
+  /** How each retriever scored this hit (present for hybrid, BM25 and reranked searches). */
+  scores?: { vector?: number; bm25?: number; rerank?: number };
 }
 
 export interface SearchResult {
   query: string;
   text: Hit[];
   images: Hit[];
+  /** The level that answered: 1 (text forms, no pictures), 2 (text forms, pictures for the LLM), 3 (CLIP space). */
+  level?: 1 | 2 | 3;
+  /** How the lists were produced: `vector` (one scoring), `bm25`, or `hybrid` (fused). */
+  mode?: 'vector' | 'bm25' | 'hybrid';
 }
 
 /** One ingested file, as `mmrag sources` lists it. */

@@ -51,6 +51,7 @@ export async function ingestCommand(paths: string[], flags: IngestFlags): Promis
     ingest: {
       fetchRemote: flags.remote === false ? false : undefined,
       ocr: flags.ocr === false ? false : undefined,
+      caption: flags.caption ? true : undefined,
       include: flags.include,
       exclude: flags.exclude,
     },
@@ -145,7 +146,7 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
     process.off('SIGINT', onSignal);
     if (flags.json) {
       process.stdout.write(
-        `${JSON.stringify({ answer: result.answer, sources: result.sources, model: result.model, citations: result.citations, error: result.error }, null, 2)}\n`,
+        `${JSON.stringify({ answer: result.answer, sources: result.sources, model: result.model, level: result.level, citations: result.citations, error: result.error }, null, 2)}\n`,
       );
     } else {
       if (streamed) process.stdout.write('\n');

@@ -49,8 +49,10 @@ async function loadModel(
       });
       return { embedder, model: DEFAULT_EMBED_MODEL };
     } catch (err) {
+      const cause =
+        err instanceof Error && err.cause instanceof Error ? err.cause.message : errorMessage(err);
       process.stderr.write(
-        `Could not get ${DEFAULT_EMBED_MODEL} from the Hugging Face hub (${errorMessage(err).split('\n')[0]}).\n` +
+        `Could not get ${DEFAULT_EMBED_MODEL} from the Hugging Face hub (${cause.split('\n')[0]}: no network?).\n` +
           `Using the bundled offline model instead (${displayPath(bundled)}): a tiny CLIP that only knows coloured shapes,\n` +
           'so searches about pictures work and searches about prose are rough. With network access the demo uses the real model.\n',
       );

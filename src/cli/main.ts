@@ -20,6 +20,10 @@ const kbOptions = (cmd: Command) =>
         'q4',
       ]),
     )
+    .option(
+      '--text-model <id|path>',
+      'a dedicated text embedding model for text forms and text-to-text retrieval (default: CLIP)',
+    )
     .option('--offline', 'never download models (use the local cache or a local folder)')
     .option('--config <file>', 'JSON config file (default ./mmrag.config.json, or MMRAG_CONFIG)');
 
@@ -33,12 +37,34 @@ const retrievalOptions = (cmd: Command) =>
     .option('--text-temperature <x>', 'softmax temperature for text (default 0.25)')
     .option('--image-temperature <x>', 'softmax temperature for pictures (default 0.5)')
     .addOption(
-      new Option('--scoring <method>', 'cosine (default) or softmax (the reference, exact)').choices([
-        'softmax',
-        'cosine',
+      new Option(
+        '--scoring <method>',
+        'vector scoring: cosine (default) or softmax (the reference); alone, it selects --mode vector',
+      ).choices(['softmax', 'cosine']),
+    )
+    .addOption(
+      new Option(
+        '--level <n>',
+        '1: text forms only; 2: text forms, pictures to the LLM; 3: CLIP space (default)',
+      ).choices(['1', '2', '3']),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'hybrid (default: vector + BM25, fused), vector, or bm25').choices([
+        'hybrid',
+        'vector',
+        'bm25',
       ]),
-    );
-
+    )
+    .option(
+      '--where <filter>',
+      'only items matching, e.g. "type = pdf and page >= 3", "source ~ report", "start < 1:30"',
+    )
+    .option(
+      '--diversity <lambda>',
+      'MMR in (0, 1]: lower is more diverse (near-duplicate frames stop filling the list)',
+    )
+    .option('--rerank', 'rerank the candidates with the configured reranker')
+    .option('--no-rerank', 'do not rerank, even when a reranker is configured');
 const llmOptions = (cmd: Command) =>
   cmd
     .addOption(
@@ -49,15 +75,17 @@ const llmOptions = (cmd: Command) =>
     .option('--llm-url <url>', 'provider URL (Ollama http://127.0.0.1:11434; OpenAI-compatible .../v1)')
     .option('--llm-model <name>', 'model name (Ollama default llama3.2-vision; OpenAI default gpt-4o-mini)');
 
-export type IngestFlags = KbFlags & {
-  json?: boolean;
-  remote?: boolean;
-  ocr?: boolean;
-  transcribe?: string;
-  include?: string[];
-  exclude?: string[];
-  prune?: boolean;
-};
+export type IngestFlags = KbFlags &
+  LlmFlags & {
+    json?: boolean;
+    remote?: boolean;
+    ocr?: boolean;
+    caption?: boolean;
+    transcribe?: string;
+    include?: string[];
+    exclude?: string[];
+    prune?: boolean;
+  };
 export type SearchFlags = KbFlags & RetrievalFlags & { image?: string; json?: boolean };
 export type AskFlags = SearchFlags & LlmFlags;
 
@@ -69,16 +97,19 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
 
-  kbOptions(
-    program
-      .command('ingest')
-      .description(
-        'add files and folders to the knowledge base (unchanged files are skipped, changed ones replaced)',
-      )
-      .argument('<paths...>', 'files or folders'),
+  llmOptions(
+    kbOptions(
+      program
+        .command('ingest')
+        .description(
+          'add files and folders to the knowledge base (unchanged files are skipped, changed ones replaced)',
+        )
+        .argument('<paths...>', 'files or folders'),
+    ),
   )
     .option('--no-remote', 'do not download remote images referenced by pages')
     .option('--no-ocr', 'do not read text in pictures and scanned pages')
+    .option('--caption', 'describe every picture with the multimodal LLM (level 1; uses the --llm settings)')
     .addOption(
       new Option('--transcribe <provider>', 'speech to text for audio and video (default whisper)').choices([
         'whisper',

@@ -8,6 +8,7 @@ export interface KbFlags {
   config?: string;
   embedModel?: string;
   embedDtype?: string;
+  textModel?: string;
   offline?: boolean;
 }
 
@@ -19,6 +20,11 @@ export interface RetrievalFlags {
   textTemperature?: string;
   imageTemperature?: string;
   scoring?: string;
+  level?: string;
+  mode?: string;
+  where?: string;
+  diversity?: string;
+  rerank?: boolean;
 }
 
 export interface LlmFlags {
@@ -46,6 +52,7 @@ export function configFromFlags(flags: KbFlags & LlmFlags): ConfigInput {
     kb: flags.kb,
     embed: {
       model: flags.embedModel,
+      textModel: flags.textModel,
       dtype: flags.embedDtype as NonNullable<ConfigInput['embed']>['dtype'],
       allowRemote: flags.offline ? false : undefined,
     },
@@ -67,8 +74,21 @@ export function searchOptionsFromFlags(flags: RetrievalFlags): SearchOptions {
     if (t !== undefined && t <= 0) throw new MmragError(`--${flag} must be above 0.`, undefined, 'usage');
     return t;
   };
+  const diversity = number('diversity', flags.diversity);
+  if (diversity !== undefined && !(diversity > 0 && diversity <= 1)) {
+    throw new MmragError(
+      '--diversity is an MMR lambda in (0, 1]: lower is more diverse.',
+      undefined,
+      'usage',
+    );
+  }
   return {
     scoring: flags.scoring as SearchOptions['scoring'],
+    level: flags.level === undefined ? undefined : (Number(flags.level) as 1 | 2 | 3),
+    mode: flags.mode as SearchOptions['mode'],
+    where: flags.where,
+    diversity,
+    rerank: flags.rerank,
     text: {
       k: number('text-k', flags.textK, true),
       threshold: number('text-threshold', flags.textThreshold),

@@ -29,3 +29,17 @@ export function l2normalize(vector: Float32Array): Float32Array {
   for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
   return out;
 }
+
+/** Embeds text only: the dedicated text model for text-to-text retrieval and the text forms of pictures. */
+export interface TextEmbedder {
+  readonly modelId: string;
+  readonly dim: number;
+  embedTexts(texts: string[]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
+}
+
+/** The text embedder in use, and whether it is the CLIP text tower itself (then text items share one vector). */
+export interface TextSpace {
+  embedder: TextEmbedder;
+  isClip: boolean;
+}

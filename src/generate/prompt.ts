@@ -31,6 +31,7 @@ function imageBlock({ n, hit }: NumberedSource): string {
     `Section: ${orNone(hit.section, '(none)')}`,
     `Image Path: ${hit.image ?? hit.source}`,
     `Image Caption: ${orNone(hit.caption ?? hit.text, '(no caption)')}`,
+    ...(hit.description ? [`Image Description: ${hit.description}`] : []),
   ].join('\n');
 }
 
@@ -67,17 +68,28 @@ export function buildReferencePrompt(
   question: string,
   textHits: readonly Hit[],
   imageHits: readonly Hit[],
+  options: { level?: 1 | 2 | 3 } = {},
 ): string {
   const sources = numberedSources(textHits, imageHits);
   const texts = sources.slice(0, textHits.length);
   const images = sources.slice(textHits.length);
+  // Level 1 shows the model the pictures' text forms only: nothing is attached.
+  const attached = (options.level ?? 3) !== 1;
   const parts: string[] = [`Given the query "${question}" and the following relevant snippets:`];
   if (texts.length === 0) parts.push('No text snippets were found.');
   else parts.push(...texts.map(textBlock));
   if (images.length === 0) parts.push('No images were found.');
-  else parts.push('Relevant images (attached to this message in the same order):', ...images.map(imageBlock));
+  else
+    parts.push(
+      attached
+        ? 'Relevant images (attached to this message in the same order):'
+        : 'Relevant images (described in text; the pictures themselves are not attached):',
+      ...images.map(imageBlock),
+    );
   const basis =
-    images.length === 0 ? 'the provided snippets' : 'the provided snippets and the attached images';
+    images.length === 0 || !attached
+      ? 'the provided snippets'
+      : 'the provided snippets and the attached images';
   parts.push(
     `Please provide a concise, accurate answer to the query, based on ${basis}. ` +
       'Cite the numbers of the snippets you used in square brackets, like [1]. ' +

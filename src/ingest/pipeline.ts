@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import { type Embedder, l2normalize, type RgbImage } from '../embed/embedder.js';
+import { type Embedder, l2normalize, type RgbImage, type TextSpace } from '../embed/embedder.js';
 import type { OcrEngine, Transcriber } from '../enrich/types.js';
 import { errorMessage, MmragError } from '../errors.js';
 import type { MediaStore } from '../store/media.js';
@@ -61,6 +61,10 @@ export interface IngestDependencies {
   media: MediaStore;
   /** Loaded on first need: a re-run over unchanged files never loads the model. */
   embedder: () => Promise<Embedder>;
+  /** The text embedder for text forms (CLIP's text tower unless a dedicated text model is configured). */
+  textSpace: () => Promise<TextSpace>;
+  /** Describes a picture with a multimodal LLM (level-1 captioning), when `--caption` is on. */
+  describePicture?: (picture: { bytes: Uint8Array; mime: string }, context: string) => Promise<string>;
   config: Config;
   /** Folders never walked into (the knowledge base itself). */
   exclude: string[];
@@ -80,6 +84,8 @@ interface Prepared {
   pixels: Map<number, RgbImage>;
   /** Stored media path per image draft index. */
   mediaPaths: Map<number, string>;
+  /** MLLM description per image draft index (captioning on). */
+  descriptions: Map<number, string>;
 }
 
 const LOOKAHEAD = 3;
@@ -183,7 +189,13 @@ async function prepare(
   signal?: AbortSignal,
 ): Promise<Prepared> {
   const outcome = emptyOutcome(file.path);
-  const prepared: Prepared = { outcome, drafts: [], pixels: new Map(), mediaPaths: new Map() };
+  const prepared: Prepared = {
+    outcome,
+    drafts: [],
+    pixels: new Map(),
+    mediaPaths: new Map(),
+    descriptions: new Map(),
+  };
   if (isUrl(file.path)) return prepareUrl(file.path, prepared, deps, enrichers, signal);
   try {
     const info = await stat(file.path);
@@ -279,6 +291,7 @@ async function acceptDrafts(
   source: { source: string; type: SourceType; hash: string; bytes: number },
 ): Promise<void> {
   const outcome = prepared.outcome;
+  let captionFailed = false;
   const kept: ItemDraft[] = [];
   for (const draft of drafts) {
     if (draft.modality === 'image') {
@@ -292,6 +305,17 @@ async function acceptDrafts(
         const rel = await deps.media.save(draft.picture.bytes, mime);
         prepared.pixels.set(kept.length, rgb);
         prepared.mediaPaths.set(kept.length, rel);
+        if (deps.describePicture && !captionFailed) {
+          try {
+            const context = [draft.title, draft.section, draft.caption].filter(Boolean).join(' / ');
+            const description = await deps.describePicture({ bytes: draft.picture.bytes, mime }, context);
+            if (description.trim()) prepared.descriptions.set(kept.length, description.trim());
+          } catch (err) {
+            // One warning per file: the model is likely down for all of its pictures.
+            captionFailed = true;
+            outcome.warnings.push(`describing pictures failed: ${errorMessage(err)}`);
+          }
+        }
       } catch (err) {
         outcome.warnings.push(`picture ${draft.picture.origin}: ${errorMessage(err)}`);
         continue;
@@ -319,23 +343,40 @@ async function acceptDrafts(
 }
 
 /** Embed the items of several prepared files in shared batches, and turn them into store rows. */
-async function embedBatch(group: Prepared[], embedder: Embedder): Promise<StoreRow[]> {
+/** The text form of an item, as the text embedder and BM25 see it. */
+export function textFormOf(draft: ItemDraft, description?: string): string {
+  if (draft.modality === 'text') return textForEmbedding(draft.section, draft.text);
+  return textForEmbedding(draft.section, description ? `${draft.caption} ${description}` : draft.caption);
+}
+
+/**
+ * Embed the items of several prepared files in shared batches and turn them into store rows: every item gets its
+ * CLIP vector (level 3) and its text-form vector (levels 1 and 2; the same vector for text items when the text
+ * embedder is CLIP's own text tower).
+ */
+async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: TextSpace): Promise<StoreRow[]> {
   const texts: string[] = [];
   const images: RgbImage[] = [];
+  const textForms: string[] = [];
   for (const p of group) {
     p.drafts.forEach((d, i) => {
       if (d.modality === 'text') texts.push(textForEmbedding(d.section, d.text));
       else images.push(p.pixels.get(i)!);
+      if (d.modality === 'image' || !textSpace.isClip) textForms.push(textFormOf(d, p.descriptions.get(i)));
     });
   }
-  const [textVectors, imageVectors] = [await embedder.embedTexts(texts), await embedder.embedImages(images)];
+  const textVectors = await embedder.embedTexts(texts);
+  const imageVectors = await embedder.embedImages(images);
+  const formVectors = await textSpace.embedder.embedTexts(textForms);
   const rows: StoreRow[] = [];
   let t = 0;
   let m = 0;
+  let f = 0;
   for (const p of group) {
     const record = p.record!;
     p.drafts.forEach((d, i) => {
       const vector = l2normalize(d.modality === 'text' ? textVectors[t++]! : imageVectors[m++]!);
+      const textVector = d.modality === 'text' && textSpace.isClip ? vector : l2normalize(formVectors[f++]!);
       rows.push({
         id: itemId(record.source, record.hash, i),
         version: record.version,
@@ -346,9 +387,11 @@ async function embedBatch(group: Prepared[], embedder: Embedder): Promise<StoreR
         section: d.section,
         text: d.modality === 'text' ? d.text : d.caption,
         media: d.modality === 'image' ? p.mediaPaths.get(i) : undefined,
+        description: p.descriptions.get(i),
         location: d.location,
         ingestedAt: record.ingestedAt,
         vector,
+        textVector,
       });
     });
   }
@@ -500,6 +543,7 @@ export async function ingestPaths(
         const rows = await embedBatch(
           toEmbed.map((g) => g.prepared),
           embedder,
+          await deps.textSpace(),
         );
         pendingRows.push(...rows);
         for (const g of toEmbed) {

@@ -1,10 +1,15 @@
 import type { Config } from '../config.js';
-import type { Store } from '../store/store.js';
+import type { Store, VectorColumn, VectorSet } from '../store/store.js';
 import type { Hit, Modality, StoredItem } from '../types.js';
 import { dotAll } from './dot.js';
+import { reciprocalRankFusion } from './fusion.js';
+import { maximalMarginalRelevance } from './mmr.js';
+import type { Reranker } from './rerank.js';
 import { cosineSearch, type Scored, softmaxSearch, vectorNorm } from './similarity.js';
 
 export type Scoring = Config['search']['scoring'];
+export type Level = 1 | 2 | 3;
+export type SearchMode = 'hybrid' | 'vector' | 'bm25';
 
 /** Retrieval parameters per modality, resolved for one query. */
 export interface ModalityParams {
@@ -14,42 +19,203 @@ export interface ModalityParams {
   temperature: number;
 }
 
-export interface SearchParams {
+/** Everything that decides how one query is answered. */
+export interface SearchPlan {
+  level: Level;
+  mode: SearchMode;
   scoring: Scoring;
   text: ModalityParams;
   image: ModalityParams;
+  fusion: Config['search']['fusion'];
+  /** Candidates each ranking contributes before fusion, reranking and diversity. */
+  candidates: number;
+  /** MMR lambda; undefined: off. */
+  diversity?: number;
+  /** Only items this accepts are searched. */
+  where?: (item: StoredItem) => boolean;
+  reranker?: Reranker;
+  /** A dedicated text embedder exists (its ranking of text items joins the fusion at level 3). */
+  dedicatedTextSpace: boolean;
 }
 
-/** The effective parameters: thresholds come from the scoring in use unless set explicitly. */
-export function searchParams(config: Config['search']): SearchParams {
+/** The query in every form the rankings need. */
+export interface QueryForms {
+  /** The words, for BM25 and reranking. */
+  text?: string;
+  /** The raw CLIP query vector (text projection, picture, or their mean). */
+  clip?: Float32Array;
+  /** The query through the text embedder. */
+  textForm?: Float32Array;
+}
+
+/** The effective thresholds: from the scoring in use unless set explicitly. */
+export function defaultModalityParams(
+  config: Config['search'],
+  scoring: Scoring,
+): Pick<SearchPlan, 'text' | 'image'> {
   const threshold = (modality: 'text' | 'image') =>
-    config.scoring === 'softmax' ? config[modality].threshold : config.cosine[modality].threshold;
+    scoring === 'softmax' ? config[modality].threshold : config.cosine[modality].threshold;
   return {
-    scoring: config.scoring,
     text: { k: config.text.k, threshold: threshold('text'), temperature: config.text.temperature },
     image: { k: config.image.k, threshold: threshold('image'), temperature: config.image.temperature },
   };
 }
 
-/** Score every live item of one modality against the query vector; the best k that pass the threshold. */
-export async function scoreModality(
-  store: Store,
-  modality: Modality,
+interface Ranked {
+  id: string;
+  score: number;
+}
+
+interface ModalityResult {
+  hits: Array<{ id: string; score: number; scores: NonNullable<Hit['scores']> }>;
+  /** Raw dot product of the primary vector ranking, by id. */
+  similarity: Map<string, number>;
+}
+
+/** One vector ranking: every allowed row scored, thresholded by the plan's scoring, best first. */
+function vectorRanking(
+  set: VectorSet,
   query: Float32Array,
   params: ModalityParams,
   scoring: Scoring,
-): Promise<Array<Scored & { id: string; similarity: number }>> {
-  const set = await store.vectors(modality);
-  if (set.ids.length === 0 || params.k <= 0) return [];
-  if (query.length !== set.dim) {
-    throw new Error(`query vector has width ${query.length}, the knowledge base ${set.dim}`);
+  limit: number,
+  allowed: Set<string> | undefined,
+): { ranked: Ranked[]; dots: Float32Array; rowOf: Map<string, number> } {
+  const dots = dotAll(set.matrix, set.dim, query);
+  const rowOf = new Map(set.ids.map((id, i) => [id, i]));
+  let rows = set.ids.map((_, i) => i);
+  if (allowed) rows = rows.filter((i) => allowed.has(set.ids[i]!));
+  const sims = rows.length === set.ids.length ? dots : Float32Array.from(rows, (i) => dots[i]!);
+  const p = { ...params, k: limit };
+  const scored: Scored[] =
+    scoring === 'softmax' ? softmaxSearch(sims, p) : cosineSearch(sims, vectorNorm(query), p);
+  return { ranked: scored.map((s) => ({ id: set.ids[rows[s.index]!]!, score: s.score })), dots, rowOf };
+}
+
+async function searchModality(
+  store: Store,
+  modality: Modality,
+  query: QueryForms,
+  plan: SearchPlan,
+): Promise<ModalityResult> {
+  const params = modality === 'text' ? plan.text : plan.image;
+  const result: ModalityResult = { hits: [], similarity: new Map() };
+  if (params.k <= 0) return result;
+  const allowed = plan.where
+    ? new Set((await store.scanItems(modality)).filter(plan.where).map((i) => i.id))
+    : undefined;
+  const limit =
+    plan.mode === 'vector' && !plan.reranker && !plan.diversity
+      ? params.k
+      : Math.max(plan.candidates, params.k);
+
+  const lists: Array<{ ids: string[]; weight: number }> = [];
+  const perRanker: { vector: Map<string, number>; bm25: Map<string, number> } = {
+    vector: new Map(),
+    bm25: new Map(),
+  };
+
+  // The primary vector ranking: CLIP space at level 3, text forms at levels 1 and 2.
+  const column: VectorColumn = plan.level === 3 ? 'vector' : 'text_vector';
+  const primaryQuery = plan.level === 3 ? query.clip : query.textForm;
+  let primarySet: VectorSet | undefined;
+  let primaryRows: Map<string, number> | undefined;
+  if (primaryQuery) {
+    primarySet = await store.vectors(modality, column);
+    if (primarySet.ids.length > 0) {
+      const { ranked, dots, rowOf } = vectorRanking(
+        primarySet,
+        primaryQuery,
+        params,
+        plan.scoring,
+        limit,
+        allowed,
+      );
+      primaryRows = rowOf;
+      for (const [id, row] of rowOf) result.similarity.set(id, dots[row]!);
+      for (const r of ranked) perRanker.vector.set(r.id, r.score);
+      if (plan.mode !== 'bm25') lists.push({ ids: ranked.map((r) => r.id), weight: plan.fusion.vector });
+    }
   }
-  const similarities = dotAll(set.matrix, set.dim, query);
-  const scored =
-    scoring === 'softmax'
-      ? softmaxSearch(similarities, params)
-      : cosineSearch(similarities, vectorNorm(query), params);
-  return scored.map((s) => ({ ...s, id: set.ids[s.index]!, similarity: similarities[s.index]! }));
+  // A dedicated text model ranks text items too (CLIP's text tower truncates and is weak on prose).
+  if (
+    plan.level === 3 &&
+    modality === 'text' &&
+    plan.dedicatedTextSpace &&
+    query.textForm &&
+    plan.mode === 'hybrid'
+  ) {
+    const set = await store.vectors('text', 'text_vector');
+    if (set.ids.length > 0) {
+      const { ranked } = vectorRanking(set, query.textForm, params, 'cosine', limit, allowed);
+      lists.push({ ids: ranked.map((r) => r.id), weight: plan.fusion.text });
+    }
+  }
+  if (plan.mode !== 'vector' && query.text) {
+    const matches = await store.fullTextSearch(query.text, modality, allowed ? limit * 4 : limit);
+    const kept = (allowed ? matches.filter((m) => allowed.has(m.id)) : matches).slice(0, limit);
+    for (const m of kept) perRanker.bm25.set(m.id, m.score);
+    lists.push({ ids: kept.map((m) => m.id), weight: plan.fusion.bm25 });
+  }
+
+  let ordered: Ranked[];
+  if (plan.mode === 'vector') {
+    ordered = lists[0]?.ids.map((id) => ({ id, score: perRanker.vector.get(id)! })) ?? [];
+  } else if (plan.mode === 'bm25') {
+    ordered = [...perRanker.bm25].map(([id, score]) => ({ id, score }));
+  } else {
+    ordered = reciprocalRankFusion(lists, plan.fusion.k);
+  }
+  const scoresOf = (id: string): NonNullable<Hit['scores']> => {
+    const s: NonNullable<Hit['scores']> = {};
+    if (perRanker.vector.has(id)) s.vector = perRanker.vector.get(id)!;
+    if (perRanker.bm25.has(id)) s.bm25 = perRanker.bm25.get(id)!;
+    return s;
+  };
+
+  if (plan.reranker && query.text && ordered.length > 0) {
+    const pool = ordered.slice(0, Math.max(plan.candidates, params.k));
+    const items = await store.getItems(pool.map((r) => r.id));
+    const byId = new Map(items.map((i) => [i.id, i]));
+    const documents = pool.map((r) => textForm(byId.get(r.id)));
+    const rerankScores = await plan.reranker.score(query.text, documents);
+    const reranked = pool
+      .map((r, i) => ({ id: r.id, score: rerankScores[i]!, prior: i }))
+      .sort((a, b) => b.score - a.score || a.prior - b.prior);
+    result.hits = reranked.map((r) => ({
+      id: r.id,
+      score: r.score,
+      scores: { ...scoresOf(r.id), rerank: r.score },
+    }));
+  } else {
+    result.hits = ordered.map((r) => ({ id: r.id, score: r.score, scores: scoresOf(r.id) }));
+  }
+
+  if (plan.diversity !== undefined && result.hits.length > params.k && primarySet && primaryRows) {
+    const set = primarySet;
+    const rows = primaryRows;
+    const candidates = result.hits.filter((h) => rows.has(h.id));
+    // Relevance on the scale of the similarities MMR trades it against: the score relative to the best one.
+    const best = Math.max(...candidates.map((h) => Math.abs(h.score)), Number.MIN_VALUE);
+    const picked = maximalMarginalRelevance(
+      candidates.map((h) => ({
+        relevance: h.score / best,
+        vector: set.matrix.subarray(rows.get(h.id)! * set.dim, (rows.get(h.id)! + 1) * set.dim),
+      })),
+      params.k,
+      plan.diversity,
+    );
+    result.hits = picked.map((i) => candidates[i]!);
+  }
+  result.hits = result.hits.slice(0, params.k);
+  return result;
+}
+
+/** The text an item is known by: what BM25 indexed and what a reranker reads. */
+export function textForm(item: StoredItem | undefined): string {
+  if (!item) return '';
+  const body = item.description ? `${item.text} ${item.description}` : item.text;
+  return item.section ? `${item.section}: ${body}` : body;
 }
 
 export function toHit(
@@ -57,6 +223,7 @@ export function toHit(
   score: number,
   similarity: number,
   mediaPath: (rel: string) => string,
+  scores?: Hit['scores'],
 ): Hit {
   const hit: Hit = {
     id: item.id,
@@ -73,27 +240,39 @@ export function toHit(
   else {
     hit.caption = item.text;
     if (item.media) hit.image = mediaPath(item.media);
+    if (item.description) hit.description = item.description;
   }
+  if (scores && Object.keys(scores).length > 0) hit.scores = scores;
   return hit;
 }
 
 /** Both modalities searched separately, each with its own k, threshold and temperature. */
 export async function searchStore(
   store: Store,
-  query: Float32Array,
-  params: SearchParams,
+  query: QueryForms,
+  plan: SearchPlan,
   mediaPath: (rel: string) => string,
 ): Promise<{ text: Hit[]; images: Hit[] }> {
-  const [textScored, imageScored] = await Promise.all([
-    scoreModality(store, 'text', query, params.text, params.scoring),
-    scoreModality(store, 'image', query, params.image, params.scoring),
+  const [text, images] = await Promise.all([
+    searchModality(store, 'text', query, plan),
+    searchModality(store, 'image', query, plan),
   ]);
-  const items = await store.getItems([...textScored, ...imageScored].map((s) => s.id));
+  const items = await store.getItems([...text.hits, ...images.hits].map((h) => h.id));
   const byId = new Map(items.map((i) => [i.id, i]));
-  const hits = (scored: typeof textScored) =>
-    scored.flatMap((s) => {
-      const item = byId.get(s.id);
-      return item ? [toHit(item, s.score, s.similarity, mediaPath)] : [];
+  const hits = (r: ModalityResult) =>
+    r.hits.flatMap((h) => {
+      const item = byId.get(h.id);
+      return item
+        ? [
+            toHit(
+              item,
+              h.score,
+              r.similarity.get(h.id) ?? 0,
+              mediaPath,
+              plan.mode === 'vector' && !plan.reranker ? undefined : h.scores,
+            ),
+          ]
+        : [];
     });
-  return { text: hits(textScored), images: hits(imageScored) };
+  return { text: hits(text), images: hits(images) };
 }

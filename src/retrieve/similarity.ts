@@ -1,3 +1,5 @@
+import { topK as heapTopK, softmaxTopK } from './topk.js';
+
 /** One scored row of a vector set. */
 export interface Scored {
   /** Row index in the vector set. */
@@ -35,58 +37,10 @@ export function referenceSimilaritySearch(similarities: ArrayLike<number>, param
   return kept.slice(0, params.k);
 }
 
-/** Keeps the k best (score, then lower index) in a bounded min-heap: O(n log k). */
-class TopK {
-  private readonly heap: Scored[] = [];
-  constructor(private readonly k: number) {}
-
-  private worse(a: Scored, b: Scored): boolean {
-    return a.score < b.score || (a.score === b.score && a.index > b.index);
-  }
-
-  push(index: number, score: number): void {
-    const heap = this.heap;
-    if (this.k <= 0) return;
-    if (heap.length < this.k) {
-      heap.push({ index, score });
-      let i = heap.length - 1;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (!this.worse(heap[i]!, heap[parent]!)) break;
-        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-        i = parent;
-      }
-      return;
-    }
-    const candidate = { index, score };
-    if (!this.worse(heap[0]!, candidate)) return;
-    heap[0] = candidate;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && this.worse(heap[l]!, heap[m]!)) m = l;
-      if (r < heap.length && this.worse(heap[r]!, heap[m]!)) m = r;
-      if (m === i) break;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-      i = m;
-    }
-  }
-
-  sorted(): Scored[] {
-    return [...this.heap].sort((a, b) => b.score - a.score || a.index - b.index);
-  }
-}
-
 /** The k highest scores at or above `minScore`, best first (ties: lower index first). */
 export function topK(scores: ArrayLike<number>, k: number, minScore = Number.NEGATIVE_INFINITY): Scored[] {
-  const top = new TopK(k);
-  for (let i = 0; i < scores.length; i++) {
-    const s = scores[i]!;
-    if (s >= minScore) top.push(i, s);
-  }
-  return top.sorted();
+  const f32 = scores instanceof Float32Array ? scores : Float32Array.from(scores);
+  return heapTopK(f32, k, Math.fround(minScore)).map(({ index }) => ({ index, score: scores[index]! }));
 }
 
 /**
@@ -94,19 +48,11 @@ export function topK(scores: ArrayLike<number>, k: number, minScore = Number.NEG
  * one pass for the maximum, one for the softmax denominator, a bounded heap for the top k.
  */
 export function softmaxSearch(similarities: ArrayLike<number>, params: SoftmaxParams): Scored[] {
-  const n = similarities.length;
-  if (n === 0 || params.k <= 0) return [];
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) max = Math.max(max, similarities[i]! / params.temperature);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.exp(similarities[i]! / params.temperature - max);
-  // score >= threshold  <=>  logit >= max + ln(threshold * sum): filter on the logit, convert the survivors.
-  const minLogit = params.threshold > 0 ? max + Math.log(params.threshold * sum) : Number.NEGATIVE_INFINITY;
-  const logits = new Float64Array(n);
-  for (let i = 0; i < n; i++) logits[i] = similarities[i]! / params.temperature;
-  return topK(logits, params.k, minLogit - 1e-12)
-    .map(({ index, score }) => ({ index, score: Math.exp(score - max) / sum }))
-    .filter((s) => s.score >= params.threshold);
+  const sims = similarities instanceof Float32Array ? similarities : Float32Array.from(similarities);
+  return softmaxTopK(sims, params.temperature, params.k, params.threshold).map(({ index, score }) => ({
+    index,
+    score,
+  }));
 }
 
 /**
@@ -119,10 +65,14 @@ export function cosineSearch(
   params: CosineParams,
 ): Scored[] {
   const n = similarities.length;
-  const cosines = new Float64Array(n);
+  const cosines = new Float32Array(n);
   const inv = queryNorm > 0 ? 1 / queryNorm : 0;
   for (let i = 0; i < n; i++) cosines[i] = similarities[i]! * inv;
-  return topK(cosines, params.k, params.threshold);
+  // Float32 cosines, reported in double precision from the same inputs.
+  return heapTopK(cosines, params.k, Math.fround(params.threshold)).map(({ index }) => ({
+    index,
+    score: similarities[index]! * inv,
+  }));
 }
 
 export function vectorNorm(vector: ArrayLike<number>): number {

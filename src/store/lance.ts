@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type * as Arrow from 'apache-arrow';
 import { MmragError } from '../errors.js';
 import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '../types.js';
-import type { Store, StoreRow, VectorSet } from './store.js';
+import type { Store, StoreRow, TextMatch, VectorColumn, VectorSet } from './store.js';
 
 // LanceDB must see the same apache-arrow copy it was built against; an ESM import can load a second one.
 const arrow = createRequire(import.meta.url)('apache-arrow') as typeof Arrow;
@@ -24,7 +24,7 @@ type Table = Awaited<ReturnType<Connection['openTable']>>;
 
 const ITEMS = 'items';
 
-function itemSchema(dim: number): Arrow.Schema {
+function itemSchema(dim: number, textDim: number): Arrow.Schema {
   const { Schema, Field, Utf8, Float64, FixedSizeList, Float32 } = arrow;
   return new Schema([
     new Field('id', new Utf8(), false),
@@ -36,9 +36,11 @@ function itemSchema(dim: number): Arrow.Schema {
     new Field('section', new Utf8(), false),
     new Field('text', new Utf8(), false),
     new Field('media', new Utf8(), true),
+    new Field('description', new Utf8(), true),
     new Field('location', new Utf8(), true),
     new Field('ingested_at', new Float64(), false),
     new Field('vector', new FixedSizeList(dim, new Field('item', new Float32(), true)), false),
+    new Field('text_vector', new FixedSizeList(textDim, new Field('item', new Float32(), true)), false),
   ]);
 }
 
@@ -61,6 +63,7 @@ interface RawRow {
   section: string;
   text: string;
   media: string | null;
+  description: string | null;
   location: string | null;
   ingested_at: number;
 }
@@ -77,6 +80,7 @@ function toStoredItem(row: RawRow): StoredItem {
     ingestedAt: row.ingested_at,
   };
   if (row.media) item.media = row.media;
+  if (row.description) item.description = row.description;
   if (row.location) item.location = JSON.parse(row.location) as Location;
   return item;
 }
@@ -91,6 +95,7 @@ const META_COLUMNS = [
   'section',
   'text',
   'media',
+  'description',
   'location',
   'ingested_at',
 ];
@@ -120,6 +125,7 @@ export class LanceStore implements Store {
     private readonly db: Connection,
     table: Table | undefined,
     private vectorDim: number | undefined,
+    private textVectorDim: number | undefined,
   ) {
     this.table = table;
     this.registry = this.readRegistry();
@@ -127,24 +133,31 @@ export class LanceStore implements Store {
 
   static async open(dir: string): Promise<LanceStore> {
     mkdirSync(dir, { recursive: true });
+    // LanceDB's Rust side logs warnings to stderr (e.g. on creating a table); they are not the user's concern.
+    process.env.LANCEDB_LOG ??= 'error';
     const lancedb = await import('@lancedb/lancedb');
     const db = await lancedb.connect(join(dir, 'lance'));
     const names = await db.tableNames();
     let table: Table | undefined;
     let dim: number | undefined;
+    let textDim: number | undefined;
     if (names.includes(ITEMS)) {
       table = await db.openTable(ITEMS);
       const schema = await table.schema();
-      const vectorType = schema.fields.find((f) => f.name === 'vector')?.type as
-        | Arrow.FixedSizeList
-        | undefined;
-      dim = vectorType?.listSize;
+      const width = (name: string) =>
+        (schema.fields.find((f) => f.name === name)?.type as Arrow.FixedSizeList | undefined)?.listSize;
+      dim = width('vector');
+      textDim = width('text_vector');
     }
-    return new LanceStore(dir, db, table, dim);
+    return new LanceStore(dir, db, table, dim, textDim);
   }
 
   get dim(): number | undefined {
     return this.vectorDim;
+  }
+
+  get textDim(): number | undefined {
+    return this.textVectorDim;
   }
 
   private get registryPath(): string {
@@ -190,10 +203,14 @@ export class LanceStore implements Store {
   async commit(records: SourceRecord[], rows: StoreRow[]): Promise<void> {
     if (rows.length > 0) {
       const dim = rows[0]!.vector.length;
-      if (this.vectorDim !== undefined && dim !== this.vectorDim) {
+      const textDim = rows[0]!.textVector.length;
+      if (
+        (this.vectorDim !== undefined && dim !== this.vectorDim) ||
+        (this.textVectorDim !== undefined && textDim !== this.textVectorDim)
+      ) {
         throw new MmragError(
-          `Vectors of width ${dim} cannot join a knowledge base of width ${this.vectorDim}.`,
-          'Use the embedding model this knowledge base was built with, or a new --kb folder.',
+          `Vectors of width ${dim}/${textDim} cannot join a knowledge base of width ${this.vectorDim}/${this.textVectorDim}.`,
+          'Use the embedding models this knowledge base was built with, or a new --kb folder.',
           'dim_mismatch',
         );
       }
@@ -207,13 +224,19 @@ export class LanceStore implements Store {
         section: r.section,
         text: r.text,
         media: r.media ?? null,
+        description: r.description ?? null,
         location: r.location ? JSON.stringify(r.location) : null,
         ingested_at: r.ingestedAt,
         vector: Array.from(r.vector),
+        text_vector: Array.from(r.textVector),
       }));
       if (!this.table) {
-        this.table = await this.db.createTable(ITEMS, data, { schema: itemSchema(dim), mode: 'create' });
+        this.table = await this.db.createTable(ITEMS, data, {
+          schema: itemSchema(dim, textDim),
+          mode: 'create',
+        });
         this.vectorDim = dim;
+        this.textVectorDim = textDim;
       } else {
         await this.table.add(data);
       }
@@ -255,14 +278,14 @@ export class LanceStore implements Store {
     return items;
   }
 
-  async vectors(modality: Modality): Promise<VectorSet> {
-    const dim = this.vectorDim ?? 0;
+  async vectors(modality: Modality, column: VectorColumn = 'vector'): Promise<VectorSet> {
+    const dim = (column === 'vector' ? this.vectorDim : this.textVectorDim) ?? 0;
     if (!this.table || dim === 0) return { ids: [], matrix: new Float32Array(0), dim };
     const live = this.liveVersions();
     const result = await this.table
       .query()
       .where(`modality = ${sqlString(modality)}`)
-      .select(['id', 'version', 'vector'])
+      .select(['id', 'version', column])
       .toArrow();
     const ids: string[] = [];
     const matrix = new Float32Array(result.numRows * dim);
@@ -270,7 +293,7 @@ export class LanceStore implements Store {
     for (const batch of result.batches) {
       const idColumn = batch.getChild('id')!;
       const versionColumn = batch.getChild('version')!;
-      const vectorData = batch.getChild('vector')!.data[0]!;
+      const vectorData = batch.getChild(column)!.data[0]!;
       const values = vectorData.children[0]!;
       const floats = (values.values as Float32Array).subarray(values.offset);
       for (let i = 0; i < batch.numRows; i++) {
@@ -289,6 +312,51 @@ export class LanceStore implements Store {
     const live = this.liveVersions();
     const rows = (await this.table.query().where(predicate).select(META_COLUMNS).toArray()) as RawRow[];
     return rows.filter((r) => live.has(r.version)).map(toStoredItem);
+  }
+
+  async fullTextSearch(
+    query: string,
+    modality: Modality,
+    limit: number,
+    retried = false,
+  ): Promise<TextMatch[]> {
+    // Words only: the full-text parser would read quotes, parentheses and operators as query syntax.
+    const words = query.replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+    if (!this.table || !words) return [];
+    const live = this.liveVersions();
+    let rows: Array<{ id: string; version: string; _score: number }>;
+    try {
+      rows = (await this.table
+        .search(words, 'fts')
+        .where(`modality = ${sqlString(modality)}`)
+        .select(['id', 'version', '_score'])
+        .limit(limit * 2 + 10)
+        .toArray()) as typeof rows;
+    } catch (err) {
+      // No full-text index yet (a knowledge base written before indexes existed): index now, once.
+      if (retried || !/index/i.test((err as Error).message)) throw err;
+      await this.optimize();
+      return this.fullTextSearch(query, modality, limit, true);
+    }
+    return rows
+      .filter((r) => live.has(r.version))
+      .slice(0, limit)
+      .map((r) => ({ id: r.id, score: r._score }));
+  }
+
+  async scanItems(modality: Modality): Promise<StoredItem[]> {
+    return this.selectItems(`modality = ${sqlString(modality)}`);
+  }
+
+  /** The full-text index over `text` (new rows are searched before they are indexed), refreshed after writes. */
+  async optimize(): Promise<void> {
+    if (!this.table) return;
+    const lancedb = await import('@lancedb/lancedb');
+    const indices = await this.table.listIndices();
+    if (!indices.some((i) => i.columns.includes('text') && i.indexType === 'FTS')) {
+      await this.table.createIndex('text', { config: lancedb.Index.fts({ withPosition: false }) });
+    }
+    await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
   }
 
   async getItems(ids: string[]): Promise<StoredItem[]> {

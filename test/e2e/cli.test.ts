@@ -82,7 +82,8 @@ describe('mmrag CLI, end to end', () => {
     const run = await mmrag(['search', 'a red circle', '--json', '--scoring', 'softmax'], tmp.dir);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
-    expect(Object.keys(result)).toEqual(['query', 'text', 'images']);
+    expect(Object.keys(result)).toEqual(['query', 'text', 'images', 'level', 'mode']);
+    expect(result).toMatchObject({ level: 3, mode: 'vector' }); // an explicit scoring is the reference vector search
     expect(result.query).toBe('a red circle');
     const image = result.images[0];
     expect(image).toMatchObject({

@@ -99,7 +99,8 @@ describe('knowledge base with the fixture CLIP model', () => {
   it('searches by a picture: the blue square finds its own item first', async () => {
     const result = await kb.search({ image: join(tmp.dir, 'site', 'shapes_files', 'blue-square.png') });
     expect(result.images[0]!.caption).toBe('Customs office marker');
-    expect(result.images[0]!.score).toBeGreaterThan(0.99);
+    expect(result.images[0]!.scores?.vector).toBeGreaterThan(0.99);
+    expect(result.mode).toBe('hybrid');
   });
 
   it('re-ingesting an unchanged file adds nothing', async () => {
