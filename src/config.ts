@@ -79,6 +79,29 @@ export const ConfigSchema = z.object({
       image: modalitySearch(5, 0.25, 0.5),
       /** Thresholds on cosine similarity, used with `scoring: cosine`. */
       cosine: z.object({ text: cosineThreshold(0.2), image: cosineThreshold(0.2) }).prefault({}),
+      /**
+       * Approximate nearest-neighbour index (LanceDB IVF_HNSW_SQ), built automatically at the end of an ingest once
+       * a modality has `threshold` live items, and searched by cosine and hybrid queries (softmax stays exact: its
+       * denominator needs every similarity). Below the threshold: exact SIMD search.
+       */
+      ann: z
+        .object({
+          enabled: z.boolean().default(true),
+          /** Live items of one modality from which its vector searches use the index. */
+          threshold: z.number().int().min(1).default(50_000),
+          /** Vector columns to index: `vector` (CLIP space, level 3) and `text_vector` (text forms, levels 1-2). */
+          columns: z.array(z.enum(['vector', 'text_vector'])).default(['vector', 'text_vector']),
+          /** HNSW search breadth (higher: better recall, slower); at least the number of candidates fetched. */
+          ef: z.number().int().min(10).default(80),
+          /** Candidates fetched per wanted hit, then re-scored exactly with their full vectors. */
+          refine: z.number().min(1).default(2),
+          /**
+           * A filtered query whose allowed items are fewer than this fraction of the indexed rows is answered by
+           * exact search over the filtered items (an index walk loses recall on very selective filters).
+           */
+          exactBelowFraction: z.number().min(0).max(1).default(0.05),
+        })
+        .prefault({}),
     })
     .prefault({}),
   llm: z

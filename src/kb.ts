@@ -66,6 +66,8 @@ export interface SearchQuery {
   text?: string;
   /** Path of a picture to search by (alone, or with text: the two query vectors are averaged). */
   image?: string;
+  /** The picture's bytes, instead of a path (an upload). */
+  imageBytes?: Uint8Array;
 }
 
 export interface AskOptions extends SearchOptions {
@@ -74,6 +76,10 @@ export interface AskOptions extends SearchOptions {
   signal?: AbortSignal;
   /** Use this model instead of the configured one. */
   llm?: LanguageModel | null;
+  /** Override parts of the configured LLM settings for this question (provider, model, url). */
+  llmConfig?: Partial<Config['llm']>;
+  /** The conversation so far, oldest first: it goes before the question so follow-ups make sense. */
+  history?: Array<{ role: 'user' | 'assistant'; content: string }>;
 }
 
 export interface AskResult {
@@ -343,7 +349,7 @@ export class KnowledgeBase {
   }
 
   private async queryForms(query: SearchQuery, level: Level): Promise<QueryForms> {
-    if (query.image && level !== 3) {
+    if ((query.image || query.imageBytes) && level !== 3) {
       throw new MmragError(
         `Searching by a picture needs level 3 (CLIP space); level ${level} searches the text forms of items.`,
         'Use --level 3, or describe the picture in words.',
@@ -354,7 +360,7 @@ export class KnowledgeBase {
     if (level === 3) forms.clip = await this.queryVector(query);
     if (forms.text) {
       const space = await this.textSpace();
-      if (space.isClip && level === 3 && !query.image) forms.textForm = forms.clip;
+      if (space.isClip && level === 3 && !query.image && !query.imageBytes) forms.textForm = forms.clip;
       else if (level !== 3 || !space.isClip)
         forms.textForm = (await space.embedder.embedTexts([forms.text]))[0]!;
     }
@@ -366,16 +372,17 @@ export class KnowledgeBase {
     let textVector: Float32Array | undefined;
     let imageVector: Float32Array | undefined;
     if (query.text?.trim()) textVector = (await embedder.embedTexts([query.text]))[0]!;
-    if (query.image) {
+    if (query.image || query.imageBytes) {
       let rgb: RgbImage;
       try {
-        rgb = await decodeToRgb(await readFile(resolve(query.image)), {
+        const bytes = query.imageBytes ?? (await readFile(resolve(query.image!)));
+        rgb = await decodeToRgb(bytes, {
           maxPixels: this.config.ingest.maxImagePixels,
           maxSide: 1024,
         });
       } catch (err) {
         throw new MmragError(
-          `Cannot read the query picture ${query.image}: ${errorMessage(err)}`,
+          `Cannot read the query picture ${query.image ?? '(upload)'}: ${errorMessage(err)}`,
           undefined,
           'bad_query',
         );
@@ -462,7 +469,18 @@ export class KnowledgeBase {
     let llm: LanguageModel | undefined;
     try {
       if (options.llm !== undefined) llm = options.llm ?? undefined;
-      else llm = await (await import('./generate/create.js')).createLanguageModel(this.config.llm);
+      else {
+        const override = options.llmConfig ?? {};
+        // A different provider does not inherit the configured provider's URL and model.
+        const base =
+          override.provider && override.provider !== this.config.llm.provider
+            ? { ...this.config.llm, url: undefined, model: undefined }
+            : this.config.llm;
+        llm = await (await import('./generate/create.js')).createLanguageModel({
+          ...base,
+          ...definedOnly(override),
+        });
+      }
     } catch (err) {
       result.error = asErrorValue(err);
       return result;
@@ -492,7 +510,7 @@ export class KnowledgeBase {
     let answer = '';
     try {
       for await (const piece of llm.stream({
-        messages: [{ role: 'user', content: prompt, images }],
+        messages: [...(options.history ?? []), { role: 'user', content: prompt, images }],
         temperature: this.config.llm.temperature,
         signal: options.signal,
       })) {

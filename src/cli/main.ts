@@ -88,6 +88,7 @@ export type IngestFlags = KbFlags &
   };
 export type SearchFlags = KbFlags & RetrievalFlags & { image?: string; json?: boolean };
 export type AskFlags = SearchFlags & LlmFlags;
+export type ServeFlags = KbFlags & LlmFlags & { host?: string; port?: string; token?: string };
 
 export function buildProgram(): Command {
   const program = new Command('mmrag')
@@ -181,6 +182,42 @@ export function buildProgram(): Command {
   ).action(async (flags: LlmFlags & { kb?: string; offline?: boolean }) =>
     (await import('./demo.js')).demoCommand(flags),
   );
+
+  llmOptions(
+    kbOptions(
+      program
+        .command('serve')
+        .description('start the web app and HTTP API (http://127.0.0.1:7860 by default)')
+        .option(
+          '--host <host>',
+          'address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network)',
+        )
+        .option('--port <port>', 'port (default 7860)')
+        .option(
+          '--token <token>',
+          'require Authorization: Bearer <token> on every API call but health (or MMRAG_TOKEN)',
+        ),
+    ),
+  ).action(async (flags: ServeFlags) => (await import('./serve.js')).serveCommand(flags));
+
+  kbOptions(
+    program
+      .command('eval')
+      .description('measure retrieval on your questions: recall@k, MRR and nDCG@10 per modality and overall')
+      .argument('<questions>', 'JSONL file, one {"query", "image"?, "relevant": [...], "grades"?} per line'),
+  )
+    .option('--k <n>', 'cut-off of recall@k (default 5)')
+    .option(
+      '--settings <names>',
+      'comma-separated settings to compare: default, level1, level2, level3, vector, bm25, hybrid, hybrid+rerank',
+    )
+    .option(
+      '--json',
+      'print {"k", "questions", "overall": {"recall@k", "mrr", "ndcg@10"}, "settings": [...]}',
+    )
+    .action(async (file: string, flags: import('./eval.js').EvalFlags) =>
+      (await import('./eval.js')).evalCommand(file, flags),
+    );
 
   return program;
 }

@@ -1,3 +1,4 @@
+import type { VectorMatrix } from '../retrieve/simd.js';
 import type { Modality, SourceRecord, StoredItem } from '../types.js';
 
 /** An item ready to be written: metadata, the live version it belongs to, and its L2-normalised vector. */
@@ -23,6 +24,51 @@ export interface VectorSet {
   ids: string[];
   /** `ids.length * dim` floats. */
   matrix: Float32Array;
+  dim: number;
+  /** The same rows resident in WebAssembly memory (a store's cache): scanned in place, no copy per query. */
+  resident?: VectorMatrix;
+}
+
+/** Settings of the approximate nearest-neighbour index (the `search.ann` configuration). */
+export interface AnnSettings {
+  enabled: boolean;
+  /** Live items of one modality from which its vector searches use the index. */
+  threshold: number;
+  columns: VectorColumn[];
+  /** HNSW search breadth. */
+  ef: number;
+  /** Candidates fetched per wanted hit, re-scored exactly. */
+  refine: number;
+  /** Filtered queries allowing fewer than this fraction of the indexed rows are searched exactly. */
+  exactBelowFraction: number;
+}
+
+export const DEFAULT_ANN_SETTINGS: AnnSettings = {
+  enabled: true,
+  threshold: 50_000,
+  columns: ['vector', 'text_vector'],
+  ef: 80,
+  refine: 2,
+  exactBelowFraction: 0.05,
+};
+
+/** A nearest-neighbour query over the live items of one modality. */
+export interface NearestRequest {
+  modality: Modality;
+  column: VectorColumn;
+  query: Float32Array;
+  /** Hits wanted. */
+  limit: number;
+  /** Only these item ids may be returned (a filter); undefined: every live item. */
+  allowed?: Set<string>;
+}
+
+/** Index hits, best first, each re-scored exactly (dot product with its full vector). */
+export interface NearestHits {
+  ids: string[];
+  dots: Float32Array;
+  /** The hits' full vectors, row-major (`ids.length * dim`), for diversity (MMR). */
+  vectors: Float32Array;
   dim: number;
 }
 
@@ -50,7 +96,12 @@ export interface Store {
   getItems(ids: string[]): Promise<StoredItem[]>;
   /** Items of one source, in ingest order. */
   itemsOfSource(source: string): Promise<StoredItem[]>;
-  /** Bring indexes up to date after writes (the full-text index, compaction). */
+  /**
+   * The nearest live items by the ANN index, or undefined when this search must be exact: no index on the column,
+   * the modality below the index threshold, a filter too selective for the index, or too few hits found.
+   */
+  nearest?(request: NearestRequest): Promise<NearestHits | undefined>;
+  /** Bring indexes up to date after writes (the full-text index, the ANN index, compaction). */
   optimize(): Promise<void>;
   close(): Promise<void>;
 }

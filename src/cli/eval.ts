@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { MmragError } from '../errors.js';
+import type { SearchOptions } from '../kb.js';
+import { openFromFlags } from './commands.js';
+import type { KbFlags } from './options.js';
+
+/** Named retrieval settings for `mmrag eval --settings a,b,c`; each is passed to `kb.search` as options. */
+export const EVAL_PRESETS: Record<string, Record<string, unknown>> = {
+  level1: { level: 1 },
+  level2: { level: 2 },
+  level3: { level: 3 },
+  vector: { mode: 'vector' },
+  bm25: { mode: 'bm25' },
+  hybrid: { mode: 'hybrid' },
+  'hybrid+rerank': { mode: 'hybrid', rerank: true },
+};
+
+export interface EvalFlags extends KbFlags {
+  /** Cut-off of recall@k (default 5). */
+  k?: string;
+  json?: boolean;
+  /** Comma-separated names from EVAL_PRESETS (default: one setting, "default", with no options). */
+  settings?: string;
+}
+
+export const DEFAULT_EVAL_K = 5;
+
+/** The settings `--settings` names, in the order given; none: the knowledge base's defaults. */
+export function evalSettingsFromFlag(
+  value: string | undefined,
+): Array<{ name: string; options: Record<string, unknown> }> {
+  if (value === undefined || value.trim() === '') return [{ name: 'default', options: {} }];
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const unknown = names.filter((n) => n !== 'default' && !(n in EVAL_PRESETS));
+  if (unknown.length > 0) {
+    throw new MmragError(
+      `Unknown evaluation setting${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}.`,
+      `Settings: default, ${Object.keys(EVAL_PRESETS).join(', ')} (e.g. --settings vector,bm25,hybrid).`,
+      'usage',
+    );
+  }
+  return [...new Set(names)].map((name) => ({
+    name,
+    options: name === 'default' ? {} : { ...EVAL_PRESETS[name] },
+  }));
+}
+
+/**
+ * `mmrag eval <questions.jsonl>`: search every question under every setting and print recall@k, MRR and
+ * nDCG@10 per modality and overall. Rankings are what is measured: each modality is asked for max(k, 10)
+ * hits with no score threshold, so thresholds tuned for `ask` do not hide hits from the metrics.
+ */
+export async function evalCommand(file: string, flags: EvalFlags): Promise<void> {
+  const k = flags.k === undefined ? DEFAULT_EVAL_K : Number(flags.k);
+  if (!Number.isInteger(k) || k < 1)
+    throw new MmragError(`--k expects a whole number >= 1, got "${flags.k}".`, undefined, 'usage');
+  const settings = evalSettingsFromFlag(flags.settings);
+  const path = resolve(file);
+  if (!existsSync(path))
+    throw new MmragError(
+      `Questions file not found: ${path}`,
+      'Give a JSONL file, one question per line.',
+      'usage',
+    );
+  const { parseQuestions } = await import('../eval/dataset.js');
+  const questions = parseQuestions(await readFile(path, 'utf8'), dirname(path));
+  for (const q of questions) {
+    if (q.image && !existsSync(q.image))
+      throw new MmragError(
+        `Line ${q.line} of ${path}: the picture ${q.image} does not exist.`,
+        'Picture paths are relative to the questions file.',
+        'usage',
+      );
+  }
+  const { evaluate } = await import('../eval/run.js');
+  const { evalReportJson, formatEvalTable } = await import('../eval/report.js');
+  const kb = await openFromFlags(flags);
+  try {
+    const stats = await kb.stats();
+    if (stats.sources === 0) {
+      throw new MmragError(
+        `The knowledge base ${kb.dir} is empty.`,
+        'Add files first: mmrag ingest <files or folders>',
+        'empty_kb',
+      );
+    }
+    const depth = Math.max(k, 10);
+    const report = await evaluate(
+      (question, setting) =>
+        kb.search({ text: question.query || undefined, image: question.image }, {
+          ...setting.options,
+          text: { k: depth, threshold: Number.NEGATIVE_INFINITY },
+          image: { k: depth, threshold: Number.NEGATIVE_INFINITY },
+        } as SearchOptions),
+      questions,
+      settings,
+      k,
+    );
+    process.stdout.write(
+      `${flags.json ? JSON.stringify(evalReportJson(report), null, 2) : formatEvalTable(report)}\n`,
+    );
+  } finally {
+    await kb.close();
+  }
+}

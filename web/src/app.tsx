@@ -1,0 +1,324 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, type ServerConfig, type Source, savedToken, saveToken, whenUnauthorized } from './api';
+import { AskView } from './ask';
+import { Lightbox, type Picture } from './components';
+import { LibraryView } from './library';
+import { SearchView } from './search';
+import { DEFAULT_SETTINGS, loadSettings, type Settings, saveSettings } from './settings';
+
+type View = 'ask' | 'library' | 'search';
+const VIEWS: Array<{ id: View; label: string }> = [
+  { id: 'ask', label: 'Ask' },
+  { id: 'library', label: 'Library' },
+  { id: 'search', label: 'Search' },
+];
+
+function viewOfHash(): View {
+  const id = location.hash.replace(/^#\/?/, '');
+  return VIEWS.some((v) => v.id === id) ? (id as View) : 'ask';
+}
+
+type Theme = 'light' | 'dark';
+function initialTheme(): Theme {
+  const saved = localStorage.getItem('mmrag.theme');
+  if (saved === 'light' || saved === 'dark') return saved;
+  return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+function SettingsPanel(props: {
+  settings: Settings;
+  config: ServerConfig | null;
+  onChange: (s: Settings) => void;
+  onClose: () => void;
+}) {
+  const s = props.settings;
+  const search = props.config?.config.search;
+  const scoring = s.scoring || search?.scoring || 'cosine';
+  const defaults = {
+    textK: String(search?.text.k ?? 15),
+    imageK: String(search?.image.k ?? 5),
+    textThreshold: String(
+      scoring === 'cosine' ? (search?.cosine.text.threshold ?? 0.2) : (search?.text.threshold ?? 0.01),
+    ),
+    imageThreshold: String(
+      scoring === 'cosine' ? (search?.cosine.image.threshold ?? 0.2) : (search?.image.threshold ?? 0.25),
+    ),
+  };
+  const set = (change: Partial<Settings>) => props.onChange({ ...s, ...change });
+  const field = (
+    key: 'textK' | 'imageK' | 'textThreshold' | 'imageThreshold',
+    label: string,
+    step: string,
+  ) => (
+    <label>
+      <span>{label}</span>
+      <input
+        type="number"
+        step={step}
+        min={key.endsWith('K') ? 0 : undefined}
+        placeholder={defaults[key]}
+        value={s[key]}
+        onInput={(e) => set({ [key]: (e.target as HTMLInputElement).value })}
+      />
+    </label>
+  );
+  const llm = props.config?.config.llm;
+  return (
+    <aside class="settings card" aria-label="Settings">
+      <header>
+        <h2>Settings</h2>
+        <button type="button" class="ghost small" onClick={props.onClose}>
+          Close
+        </button>
+      </header>
+      <p class="muted small">
+        Remembered in this browser. Empty fields use the server's defaults (shown greyed).
+      </p>
+      <div class="settings-grid">
+        <label>
+          <span>Level</span>
+          <select disabled value="3" title="Levels 1 and 2 are not available in this version">
+            <option value="3">Level 3 (text + pictures)</option>
+          </select>
+        </label>
+        <label>
+          <span>Scoring</span>
+          <select
+            value={s.scoring}
+            onChange={(e) => set({ scoring: (e.target as HTMLSelectElement).value as Settings['scoring'] })}
+          >
+            <option value="">Server default ({search?.scoring ?? 'cosine'})</option>
+            <option value="cosine">Cosine similarity</option>
+            <option value="softmax">Softmax (the reference)</option>
+          </select>
+        </label>
+        {field('textK', 'Text results (k)', '1')}
+        {field('imageK', 'Picture results (k)', '1')}
+        {field('textThreshold', 'Text threshold', '0.01')}
+        {field('imageThreshold', 'Picture threshold', '0.01')}
+        <label>
+          <span>Answering model provider</span>
+          <select
+            value={s.provider}
+            onChange={(e) => set({ provider: (e.target as HTMLSelectElement).value as Settings['provider'] })}
+          >
+            <option value="">Server default ({llm?.provider ?? 'auto'})</option>
+            <option value="auto">Auto (Ollama if it answers)</option>
+            <option value="ollama">Ollama</option>
+            <option value="openai">OpenAI-compatible</option>
+            <option value="none">None (sources only)</option>
+          </select>
+        </label>
+        <label>
+          <span>Model</span>
+          <input
+            type="text"
+            placeholder={llm?.model ?? 'llama3.2-vision'}
+            value={s.model}
+            onInput={(e) => set({ model: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+      </div>
+      <div class="row">
+        <button type="button" class="ghost small" onClick={() => props.onChange({ ...DEFAULT_SETTINGS })}>
+          Reset to defaults
+        </button>
+        {props.config ? (
+          <span class="muted small">
+            Embedding model: {props.config.embedModel.split(/[/\\]/).slice(-2).join('/')}
+          </span>
+        ) : null}
+      </div>
+    </aside>
+  );
+}
+
+function TokenDialog(props: { onSave: (token: string) => void }) {
+  const [value, setValue] = useState(savedToken());
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => field.current?.focus(), []);
+  return (
+    <div class="lightbox" role="dialog" aria-modal="true" aria-labelledby="token-title">
+      <form
+        class="card token-card"
+        onSubmit={(e) => {
+          e.preventDefault();
+          props.onSave(value.trim());
+        }}
+      >
+        <h2 id="token-title">This server needs a token</h2>
+        <p class="muted">
+          It was started with <code>--token</code> (or <code>MMRAG_TOKEN</code>). Enter the same token; it is
+          kept in this browser.
+        </p>
+        <label class="sr-only" for="token">
+          Token
+        </label>
+        <input
+          id="token"
+          type="password"
+          ref={field}
+          value={value}
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+        />
+        <div class="row">
+          <button type="submit" class="primary" disabled={!value.trim()}>
+            Continue
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+export function App() {
+  const [view, setView] = useState<View>(viewOfHash);
+  const [theme, setTheme] = useState<Theme>(initialTheme);
+  const [settings, setSettings] = useState<Settings>(loadSettings);
+  const [showSettings, setShowSettings] = useState(false);
+  const [config, setConfig] = useState<ServerConfig | null>(null);
+  const [sources, setSources] = useState<Source[] | null>(null);
+  const [picture, setPicture] = useState<Picture | null>(null);
+  const [needsToken, setNeedsToken] = useState(false);
+  const [offline, setOffline] = useState<string | null>(null);
+
+  useEffect(() => {
+    const onHash = () => setView(viewOfHash());
+    window.addEventListener('hashchange', onHash);
+    whenUnauthorized(() => setNeedsToken(true));
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+
+  const reload = useCallback(async () => {
+    try {
+      const [c, s] = await Promise.all([api.config(), api.sources()]);
+      setConfig(c);
+      setSources(s);
+      setOffline(null);
+    } catch (err) {
+      const e = err as { status?: number; message: string };
+      if (e.status !== 401) setOffline(e.message);
+    }
+  }, []);
+
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const go = (v: View) => {
+    location.hash = `/${v}`;
+    setView(v);
+  };
+  const changeSettings = (s: Settings) => {
+    setSettings(s);
+    saveSettings(s);
+  };
+  const toggleTheme = () => {
+    const next = theme === 'dark' ? 'light' : 'dark';
+    setTheme(next);
+    localStorage.setItem('mmrag.theme', next);
+  };
+  const closePicture = useCallback(() => setPicture(null), []);
+  const count = sources?.length ?? null;
+
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <a class="brand" href="#/ask">
+          <svg viewBox="0 0 32 32" width="26" height="26" aria-hidden="true">
+            <rect width="32" height="32" rx="7" fill="var(--accent)" />
+            <circle cx="12" cy="13" r="5" fill="#fff" />
+            <rect x="16" y="16" width="9" height="9" rx="1.5" fill="#c7d2fe" />
+          </svg>
+          <span>mmrag</span>
+        </a>
+        <nav class="tabs" aria-label="Views">
+          {VIEWS.map((v) => (
+            <a
+              key={v.id}
+              href={`#/${v.id}`}
+              class={view === v.id ? 'active' : ''}
+              aria-current={view === v.id ? 'page' : undefined}
+            >
+              {v.label}
+              {v.id === 'library' && count ? <span class="count">{count}</span> : null}
+            </a>
+          ))}
+        </nav>
+        <div class="tools">
+          <button
+            type="button"
+            class={`icon${showSettings ? ' on' : ''}`}
+            onClick={() => setShowSettings(!showSettings)}
+            aria-expanded={showSettings}
+            aria-label="Settings"
+            title="Settings"
+          >
+            ⚙
+          </button>
+          <button
+            type="button"
+            class="icon"
+            onClick={toggleTheme}
+            aria-label={`Switch to the ${theme === 'dark' ? 'light' : 'dark'} theme`}
+            title={`Switch to the ${theme === 'dark' ? 'light' : 'dark'} theme`}
+          >
+            {theme === 'dark' ? '☀' : '☾'}
+          </button>
+        </div>
+      </header>
+      {offline ? (
+        <div class="banner" role="alert">
+          {offline}{' '}
+          <button type="button" class="ghost small" onClick={() => void reload()}>
+            Retry
+          </button>
+        </div>
+      ) : null}
+      <main class="content">
+        {showSettings ? (
+          <SettingsPanel
+            settings={settings}
+            config={config}
+            onChange={changeSettings}
+            onClose={() => setShowSettings(false)}
+          />
+        ) : null}
+        {view === 'ask' ? (
+          <AskView
+            config={config}
+            settings={settings}
+            sourceCount={count}
+            onOpen={setPicture}
+            goLibrary={() => go('library')}
+          />
+        ) : null}
+        {view === 'library' ? (
+          <LibraryView config={config} sources={sources} reload={reload} onOpen={setPicture} />
+        ) : null}
+        {view === 'search' ? (
+          <SearchView
+            settings={settings}
+            sourceCount={count}
+            onOpen={setPicture}
+            goLibrary={() => go('library')}
+          />
+        ) : null}
+      </main>
+      {picture ? <Lightbox picture={picture} onClose={closePicture} /> : null}
+      {needsToken ? (
+        <TokenDialog
+          onSave={(token) => {
+            saveToken(token);
+            setNeedsToken(false);
+            void reload();
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}

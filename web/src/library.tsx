@@ -1,0 +1,450 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import {
+  api,
+  followJob,
+  type Item,
+  type Job,
+  type JobFile,
+  type ServerConfig,
+  type Source,
+  upload,
+} from './api';
+import {
+  baseName,
+  EmptyState,
+  ErrorNote,
+  formatBytes,
+  formatDate,
+  formatLocation,
+  type Picture,
+  plural,
+  Spinner,
+  Thumb,
+} from './components';
+
+interface Picked {
+  file: File;
+  path: string;
+}
+
+/** Files of a drop, folders walked (their relative paths kept). */
+async function droppedFiles(data: DataTransfer): Promise<Picked[]> {
+  const entries = [...data.items]
+    .map((item) => (item.kind === 'file' ? item.webkitGetAsEntry() : null))
+    .filter((e): e is FileSystemEntry => e !== null);
+  if (entries.length === 0) return [...data.files].map((file) => ({ file, path: file.name }));
+  const out: Picked[] = [];
+  const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
+    if (entry.isFile) {
+      const file = await new Promise<File>((resolve, reject) =>
+        (entry as FileSystemFileEntry).file(resolve, reject),
+      );
+      out.push({ file, path: prefix + entry.name });
+      return;
+    }
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+        reader.readEntries(resolve, reject),
+      );
+      if (batch.length === 0) break;
+      for (const child of batch) await walk(child, `${prefix}${entry.name}/`);
+    }
+  };
+  for (const entry of entries) await walk(entry, '');
+  return out;
+}
+
+interface Upload {
+  key: number;
+  label: string;
+  progress: number;
+  job?: Job;
+  error?: { message: string; hint?: string | undefined };
+}
+
+const STATUS_TEXT: Record<JobFile['status'], string> = {
+  processing: 'Processing',
+  ingested: 'Added',
+  unchanged: 'Unchanged',
+  skipped: 'Skipped',
+  failed: 'Failed',
+};
+
+function FileRow(props: { file: JobFile }) {
+  const f = props.file;
+  const counts =
+    f.status === 'ingested' || f.status === 'unchanged'
+      ? `${plural(f.textItems, 'passage')}, ${plural(f.imageItems, 'picture')}`
+      : '';
+  return (
+    <li class={`file-row status-${f.status}`}>
+      <span class="file-icon" aria-hidden="true">
+        {f.status === 'processing' ? (
+          <Spinner />
+        ) : f.status === 'failed' ? (
+          '✕'
+        ) : f.status === 'skipped' ? (
+          '–'
+        ) : (
+          '✓'
+        )}
+      </span>
+      <span class="file-name" title={f.name}>
+        {f.name}
+      </span>
+      <span class="file-status">
+        {STATUS_TEXT[f.status]}
+        {counts ? <span class="muted"> · {counts}</span> : null}
+      </span>
+      {f.reason ? <span class="file-reason">{f.reason}</span> : null}
+      {f.warnings.length > 0 ? (
+        <span class="file-reason warn" title={f.warnings.join('\n')}>
+          {f.warnings.length === 1 ? f.warnings[0] : `${f.warnings.length} warnings: ${f.warnings[0]} …`}
+        </span>
+      ) : null}
+    </li>
+  );
+}
+
+function UploadCard(props: { upload: Upload; onDismiss: () => void }) {
+  const { upload: u } = props;
+  const job = u.job;
+  const finished = job?.files.filter((f) => f.status !== 'processing').length ?? 0;
+  const total = job?.total ?? job?.uploaded ?? 0;
+  const failed = job?.files.filter((f) => f.status === 'failed').length ?? 0;
+  const running = !u.error && job?.status !== 'done' && job?.status !== 'failed';
+  const fraction = job ? (total > 0 ? finished / total : 0) : u.progress;
+  let title = `Uploading ${u.label}…`;
+  if (u.error) title = `Could not add ${u.label}`;
+  else if (job?.status === 'queued') title = `Waiting to process ${u.label}…`;
+  else if (job?.status === 'running')
+    title = `Processing ${finished} of ${total || '…'} file${total === 1 ? '' : 's'}…`;
+  else if (job?.status === 'done')
+    title = `Done: ${plural(finished - failed, 'file')} added${failed ? `, ${failed} failed` : ''}`;
+  else if (job?.status === 'failed') title = 'The ingest stopped';
+  return (
+    <section class={`card upload-card${failed || u.error || job?.status === 'failed' ? ' has-errors' : ''}`}>
+      <header>
+        <strong>{title}</strong>
+        {!running ? (
+          <button type="button" class="ghost small" onClick={props.onDismiss} aria-label="Dismiss">
+            Dismiss
+          </button>
+        ) : null}
+      </header>
+      {running ? (
+        <div
+          class="progress"
+          role="progressbar"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={Math.round(fraction * 100)}
+        >
+          <div style={{ width: `${Math.max(3, fraction * 100)}%` }} />
+        </div>
+      ) : null}
+      {u.error ? <ErrorNote message={u.error.message} hint={u.error.hint} /> : null}
+      {job?.error ? <ErrorNote message={job.error.message} hint={job.error.hint} /> : null}
+      {job && job.files.length > 0 ? (
+        <ul class="file-list">
+          {job.files.map((f) => (
+            <FileRow key={f.name} file={f} />
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}
+
+function SourceDetail(props: { source: Source; onClose: () => void; onOpen: (p: Picture) => void }) {
+  const [items, setItems] = useState<Item[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setItems(null);
+    api
+      .items(props.source.id)
+      .then((r) => setItems(r.items))
+      .catch((e: Error) => setError(e.message));
+  }, [props.source.id]);
+  const pictures = items?.filter((i) => i.modality === 'image') ?? [];
+  const texts = items?.filter((i) => i.modality === 'text') ?? [];
+  return (
+    <section class="card detail" aria-label={`Items of ${props.source.name}`}>
+      <header>
+        <div>
+          <h2>{baseName(props.source.name)}</h2>
+          <div class="muted small">
+            {props.source.type.toUpperCase()} · {plural(props.source.textItems, 'passage')} ·{' '}
+            {plural(props.source.imageItems, 'picture')} · {formatBytes(props.source.bytes)}
+          </div>
+        </div>
+        <button type="button" class="ghost" onClick={props.onClose}>
+          Close
+        </button>
+      </header>
+      {error ? <ErrorNote message={error} /> : null}
+      {items === null && !error ? <Spinner label="Loading items" /> : null}
+      {pictures.length > 0 ? (
+        <>
+          <h3>Pictures and frames</h3>
+          <div class="thumb-grid">
+            {pictures.map((item) => (
+              <Thumb
+                key={item.id}
+                url={item.mediaUrl!}
+                caption={item.text}
+                title={item.section || item.title}
+                detail={formatLocation(item.location)}
+                {...(item.location?.start !== undefined ? { badge: formatLocation(item.location) } : {})}
+                onOpen={props.onOpen}
+              />
+            ))}
+          </div>
+        </>
+      ) : null}
+      {texts.length > 0 ? (
+        <>
+          <h3>Text</h3>
+          <ol class="chunk-list">
+            {texts.map((item) => (
+              <li key={item.id}>
+                <div class="muted small">
+                  {[item.section, formatLocation(item.location)].filter(Boolean).join(' · ') || item.title}
+                </div>
+                <p>{item.text}</p>
+              </li>
+            ))}
+          </ol>
+        </>
+      ) : null}
+      {items?.length === 0 ? <p class="muted">No text or pictures were found in this file.</p> : null}
+    </section>
+  );
+}
+
+export function LibraryView(props: {
+  config: ServerConfig | null;
+  sources: Source[] | null;
+  reload: () => Promise<void>;
+  onOpen: (p: Picture) => void;
+}) {
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const [open, setOpen] = useState<Source | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const [error, setError] = useState<{ message: string; hint?: string | undefined } | null>(null);
+  const filesInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
+  const limits = props.config?.limits;
+
+  const patch = (key: number, change: Partial<Upload>) =>
+    setUploads((all) => all.map((u) => (u.key === key ? { ...u, ...change } : u)));
+
+  const start = async (picked: Picked[]) => {
+    if (picked.length === 0) return;
+    const key = Date.now() + Math.random();
+    const label = picked.length === 1 ? picked[0]!.path : `${picked.length} files`;
+    setUploads((all) => [{ key, label, progress: 0 }, ...all]);
+    try {
+      const { id } = await upload(picked, (progress) => patch(key, { progress }));
+      await followJob(id, (m) => {
+        if (m.event === 'job' || m.event === 'done') patch(key, { job: JSON.parse(m.data) as Job });
+        else if (m.event === 'file') {
+          const { index, file } = JSON.parse(m.data) as { index: number; file: JobFile };
+          setUploads((all) =>
+            all.map((u) => {
+              if (u.key !== key || !u.job) return u;
+              const files = [...u.job.files];
+              files[index] = file;
+              return { ...u, job: { ...u.job, files: files.filter(Boolean) } };
+            }),
+          );
+        }
+      });
+    } catch (err) {
+      const e = err as { message: string; hint?: string };
+      patch(key, { error: { message: e.message, hint: e.hint } });
+    } finally {
+      await props.reload();
+    }
+  };
+
+  const fromInput = (input: HTMLInputElement) => {
+    const picked = [...(input.files ?? [])].map((file) => ({
+      file,
+      path: file.webkitRelativePath || file.name,
+    }));
+    input.value = '';
+    void start(picked);
+  };
+
+  const remove = async (source: Source) => {
+    if (
+      !window.confirm(
+        `Remove ${source.name} and its ${plural(source.items, 'item')} from the knowledge base?`,
+      )
+    )
+      return;
+    setDeleting(source.id);
+    setError(null);
+    try {
+      await api.deleteSource(source.id);
+      if (open?.id === source.id) setOpen(null);
+      await props.reload();
+    } catch (err) {
+      const e = err as { message: string; hint?: string };
+      setError({ message: e.message, hint: e.hint });
+    } finally {
+      setDeleting(null);
+    }
+  };
+
+  return (
+    <div class="library-view">
+      {/* biome-ignore lint/a11y/noStaticElementInteractions: a drop target; the buttons inside are the keyboard way in */}
+      <div
+        class={`dropzone${dragging ? ' dragging' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(e) => {
+          e.preventDefault();
+          setDragging(false);
+          if (e.dataTransfer) void droppedFiles(e.dataTransfer).then(start);
+        }}
+      >
+        <div class="dropzone-icon" aria-hidden="true">
+          ⇪
+        </div>
+        <p>
+          <strong>Drop files or folders here</strong>
+        </p>
+        <p class="muted small">
+          Web pages saved with their pictures, PDFs, Word, PowerPoint, Excel, CSV, Markdown, pictures, audio
+          and video.
+          {limits
+            ? ` Up to ${limits.maxUploadFiles} files and ${formatBytes(limits.maxUploadBytes)} at a time.`
+            : ''}
+        </p>
+        <div class="row">
+          <button type="button" class="primary" onClick={() => filesInput.current?.click()}>
+            Choose files
+          </button>
+          <button type="button" class="secondary" onClick={() => folderInput.current?.click()}>
+            Choose a folder
+          </button>
+        </div>
+        <input
+          ref={filesInput}
+          type="file"
+          multiple
+          hidden
+          data-testid="file-input"
+          onChange={(e) => fromInput(e.currentTarget)}
+        />
+        <input
+          ref={folderInput}
+          type="file"
+          hidden
+          data-testid="folder-input"
+          {...{ webkitdirectory: true, directory: true }}
+          onChange={(e) => fromInput(e.currentTarget)}
+        />
+      </div>
+
+      {uploads.map((u) => (
+        <UploadCard
+          key={u.key}
+          upload={u}
+          onDismiss={() => setUploads((all) => all.filter((x) => x.key !== u.key))}
+        />
+      ))}
+
+      {error ? <ErrorNote message={error.message} hint={error.hint} /> : null}
+
+      {open ? <SourceDetail source={open} onClose={() => setOpen(null)} onOpen={props.onOpen} /> : null}
+
+      <section class="card">
+        <header>
+          <h2>Sources</h2>
+          {props.sources ? (
+            <span class="muted small">
+              {plural(props.sources.length, 'file')} ·{' '}
+              {plural(
+                props.sources.reduce((n, s) => n + s.items, 0),
+                'item',
+              )}
+            </span>
+          ) : null}
+        </header>
+        {props.sources === null ? (
+          <Spinner label="Loading sources" />
+        ) : props.sources.length === 0 ? (
+          <EmptyState icon="🗂" title="Nothing here yet">
+            <p>
+              Drop files above to add them. Each file is read, its text split into passages and its pictures
+              kept.
+            </p>
+          </EmptyState>
+        ) : (
+          <div class="table-wrap">
+            <table class="sources-table">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Type</th>
+                  <th scope="col" class="num-col">
+                    Items
+                  </th>
+                  <th scope="col">Added</th>
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {props.sources.map((s) => (
+                  <tr key={s.id} class={open?.id === s.id ? 'selected' : ''}>
+                    <td class="name-cell">
+                      <button type="button" class="link" onClick={() => setOpen(s)} title={s.source}>
+                        {s.name}
+                      </button>
+                    </td>
+                    <td>
+                      <span class="type-pill">{s.type}</span>
+                    </td>
+                    <td
+                      class="num-col"
+                      title={`${plural(s.textItems, 'passage')}, ${plural(s.imageItems, 'picture')}`}
+                    >
+                      {s.textItems} <span class="muted">text</span> · {s.imageItems}{' '}
+                      <span class="muted">pic</span>
+                    </td>
+                    <td class="muted">{formatDate(s.ingestedAt)}</td>
+                    <td class="actions">
+                      <button type="button" class="ghost small" onClick={() => setOpen(s)}>
+                        Open
+                      </button>
+                      <button
+                        type="button"
+                        class="danger small"
+                        disabled={deleting === s.id}
+                        onClick={() => void remove(s)}
+                        aria-label={`Delete ${s.name}`}
+                      >
+                        {deleting === s.id ? 'Deleting…' : 'Delete'}
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}

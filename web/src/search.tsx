@@ -1,0 +1,195 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, type SearchResult } from './api';
+import { EmptyState, ErrorNote, formatLocation, type Picture, Spinner, TextCard, Thumb } from './components';
+import { appendSearchFields, type Settings } from './settings';
+
+export function SearchView(props: {
+  settings: Settings;
+  sourceCount: number | null;
+  onOpen: (p: Picture) => void;
+  goLibrary: () => void;
+}) {
+  const [query, setQuery] = useState('');
+  const [picture, setPicture] = useState<File | null>(null);
+  const [preview, setPreview] = useState<string | null>(null);
+  const [result, setResult] = useState<SearchResult | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const [error, setError] = useState<{ message: string; hint?: string | undefined } | null>(null);
+  const pictureInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (!picture) {
+      setPreview(null);
+      return;
+    }
+    const url = URL.createObjectURL(picture);
+    setPreview(url);
+    return () => URL.revokeObjectURL(url);
+  }, [picture]);
+
+  const run = async (text: string, image: File | null) => {
+    if (!text.trim() && !image) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const form = new FormData();
+      if (text.trim()) form.append('q', text.trim());
+      if (image) form.append('image', image, image.name);
+      appendSearchFields(form, props.settings);
+      setResult(await api.search(form));
+    } catch (err) {
+      const e = err as { message: string; hint?: string };
+      setError({ message: e.message, hint: e.hint });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const choose = (file: File | undefined) => {
+    if (!file) return;
+    if (!file.type.startsWith('image/')) {
+      setError({ message: `${file.name} is not a picture.`, hint: 'Drop a PNG, JPEG, WebP or GIF.' });
+      return;
+    }
+    setPicture(file);
+    void run(query, file);
+  };
+
+  const empty = props.sourceCount === 0;
+  const nothing = result && result.text.length === 0 && result.images.length === 0;
+
+  return (
+    <div class="search-view">
+      <form
+        class={`search-bar${dragging ? ' dragging' : ''}`}
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(query, picture);
+        }}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={(e) => {
+          e.preventDefault();
+          setDragging(false);
+          choose(e.dataTransfer?.files[0]);
+        }}
+      >
+        {preview ? (
+          <span class="query-picture">
+            <img src={preview} alt="Your query" />
+            <button
+              type="button"
+              class="ghost small"
+              onClick={() => setPicture(null)}
+              aria-label="Remove the picture"
+            >
+              ×
+            </button>
+          </span>
+        ) : null}
+        <label class="sr-only" for="search-input">
+          Search
+        </label>
+        <input
+          id="search-input"
+          type="search"
+          placeholder={
+            picture
+              ? 'Add words to the picture (optional)…'
+              : 'Search text and pictures, or drop a picture here…'
+          }
+          value={query}
+          onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
+        />
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => pictureInput.current?.click()}
+          title="Search by a picture"
+        >
+          Picture…
+        </button>
+        <button type="submit" class="primary" disabled={busy || (!query.trim() && !picture)}>
+          {busy ? 'Searching…' : 'Search'}
+        </button>
+        <input
+          ref={pictureInput}
+          type="file"
+          accept="image/*"
+          hidden
+          data-testid="picture-input"
+          onChange={(e) => {
+            choose(e.currentTarget.files?.[0]);
+            e.currentTarget.value = '';
+          }}
+        />
+      </form>
+
+      {error ? <ErrorNote message={error.message} hint={error.hint} /> : null}
+      {busy && !result ? <Spinner label="Searching" /> : null}
+
+      {!result && !busy ? (
+        empty ? (
+          <EmptyState icon="🔎" title="Nothing to search yet">
+            <p>Add files in the Library first.</p>
+            <button type="button" class="primary" onClick={props.goLibrary}>
+              Go to the Library
+            </button>
+          </EmptyState>
+        ) : (
+          <EmptyState icon="🔎" title="Search without asking a model">
+            <p>
+              Type words to find the passages and pictures closest in meaning, or drop a picture to find
+              similar ones.
+            </p>
+          </EmptyState>
+        )
+      ) : null}
+
+      {nothing ? (
+        <EmptyState icon="∅" title="No results passed the thresholds">
+          <p>Try other words, or lower the thresholds in the settings (⚙).</p>
+        </EmptyState>
+      ) : null}
+
+      {result && result.images.length > 0 ? (
+        <section class="card">
+          <header>
+            <h2>Pictures</h2>
+            <span class="muted small">{result.images.length}</span>
+          </header>
+          <div class="thumb-grid">
+            {result.images.map((hit) => (
+              <Thumb
+                key={hit.id}
+                url={hit.mediaUrl!}
+                caption={hit.caption ?? ''}
+                title={hit.title}
+                detail={[hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ')}
+                badge={hit.score.toFixed(2)}
+                onOpen={props.onOpen}
+              />
+            ))}
+          </div>
+        </section>
+      ) : null}
+      {result && result.text.length > 0 ? (
+        <section class="card">
+          <header>
+            <h2>Text</h2>
+            <span class="muted small">{result.text.length}</span>
+          </header>
+          <div class="text-list">
+            {result.text.map((hit) => (
+              <TextCard key={hit.id} hit={hit} showScore />
+            ))}
+          </div>
+        </section>
+      ) : null}
+    </div>
+  );
+}
