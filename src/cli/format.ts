@@ -1,37 +1,13 @@
 import { relative } from 'node:path';
 import type { IngestSummary } from '../ingest/pipeline.js';
-import type { Hit, Location, SourceRecord } from '../types.js';
+import { formatLocation } from '../location.js';
+import type { Hit, SourceRecord } from '../types.js';
 
 /** A path as the user would type it: relative to the working directory when inside it. */
 export function displayPath(path: string, cwd = process.cwd()): string {
   if (path.includes('://')) return path;
   const rel = relative(cwd, path);
   return rel && !rel.startsWith('..') ? rel : path;
-}
-
-export function formatTime(seconds: number): string {
-  const s = Math.floor(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-}
-
-export function formatLocation(location: Location | undefined): string {
-  if (!location) return '';
-  const parts: string[] = [];
-  if (location.page !== undefined) parts.push(`page ${location.page}`);
-  if (location.slide !== undefined) parts.push(`slide ${location.slide}`);
-  if (location.sheet !== undefined) parts.push(`sheet ${location.sheet}`);
-  if (location.rows) parts.push(`rows ${location.rows[0]}-${location.rows[1]}`);
-  if (location.start !== undefined) {
-    parts.push(
-      location.end !== undefined
-        ? `${formatTime(location.start)}-${formatTime(location.end)}`
-        : formatTime(location.start),
-    );
-  }
-  return parts.join(', ');
 }
 
 function clip(text: string, max: number): string {

@@ -200,6 +200,16 @@ export function buildProgram(): Command {
     ),
   ).action(async (flags: ServeFlags) => (await import('./serve.js')).serveCommand(flags));
 
+  llmOptions(
+    kbOptions(
+      program.command('doctor').description('check what works on this machine and what to do about the rest'),
+    ),
+  )
+    .option('--json', 'print the checks as JSON')
+    .action(async (flags: KbFlags & LlmFlags & { json?: boolean }) =>
+      (await import('./doctor.js')).doctorCommand(flags),
+    );
+
   kbOptions(
     program
       .command('eval')

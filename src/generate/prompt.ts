@@ -2,7 +2,8 @@
  * The reference pipeline's answering prompt, with numbered snippets so the model can cite its sources.
  * Pure functions only.
  */
-import type { Hit, Location } from '../types.js';
+import { formatLocation } from '../location.js';
+import type { Hit } from '../types.js';
 
 export interface NumberedSource {
   /** 1-based, continuous across the text hits and then the image hits. */
@@ -96,36 +97,6 @@ export function buildReferencePrompt(
       'If they do not contain the answer, say so plainly.',
   );
   return parts.join('\n\n');
-}
-
-/** Seconds as m:ss, or h:mm:ss from one hour on (fractions dropped). */
-export function formatTime(seconds: number): string {
-  const total = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = String(total % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
-}
-
-/** `page 4`, `slide 2`, `sheet Sales, rows 2-9`, `1:05-1:20` (or `at 1:05`), joined with `, `; '' when empty. */
-export function formatLocation(location: Location | undefined): string {
-  if (!location) return '';
-  const parts: string[] = [];
-  if (location.page !== undefined) parts.push(`page ${location.page}`);
-  if (location.slide !== undefined) parts.push(`slide ${location.slide}`);
-  if (location.sheet !== undefined) parts.push(`sheet ${location.sheet}`);
-  if (location.rows !== undefined) {
-    const [first, last] = location.rows;
-    parts.push(first === last ? `row ${first}` : `rows ${first}-${last}`);
-  }
-  if (location.start !== undefined) {
-    parts.push(
-      location.end !== undefined && location.end > location.start
-        ? `${formatTime(location.start)}-${formatTime(location.end)}`
-        : `at ${formatTime(location.start)}`,
-    );
-  }
-  return parts.join(', ');
 }
 
 /**

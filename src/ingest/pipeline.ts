@@ -139,7 +139,7 @@ export async function createEnrichers(config: Config): Promise<Enrichers> {
   return enrichers;
 }
 
-function loaderContext(
+export function loaderContext(
   config: Config,
   enrichers: Enrichers,
   warnings: string[],

@@ -24,19 +24,8 @@ export function parseTimestamp(text: string): number | undefined {
   return hours * 3600 + minutes * 60 + seconds + millis / 1000;
 }
 
-/** `m:ss` under an hour, `h:mm:ss` from an hour on (whole seconds, rounded down). */
-export function formatTimestamp(seconds: number): string {
-  const total = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = String(total % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
-}
-
-/** A time range as a section name: `0:42-1:05`. */
-export function formatTimeRange(start: number, end: number): string {
-  return `${formatTimestamp(start)}-${formatTimestamp(end)}`;
-}
+/** Times as `m:ss` and ranges as `0:42-1:05` (section names of timed text). */
+export { formatTime as formatTimestamp, formatTimeRange } from '../location.js';
 
 const ENTITIES: Record<string, string> = {
   amp: '&',

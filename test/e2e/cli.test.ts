@@ -180,6 +180,24 @@ describe('mmrag CLI, end to end', () => {
     expect(again.stderr).toContain('No source');
   });
 
+  it('doctor checks the model, the LLM, ffmpeg and OCR, with what to do about each', async () => {
+    const run = await mmrag(['doctor', '--json', '--offline'], tmp.dir);
+    const checks = JSON.parse(run.stdout) as Array<{
+      name: string;
+      ok: boolean;
+      optional?: boolean;
+      hint?: string;
+    }>;
+    const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+    expect(byName['embedding model']).toMatchObject({ ok: true });
+    expect(byName['answering model']).toMatchObject({ ok: true, optional: true });
+    expect(byName['answering model']!.hint).toContain('ollama pull');
+    expect(run.code).toBe(0);
+    const broken = await mmrag(['doctor', '--offline', '--embed-model', './no-such-model'], tmp.dir);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/✗ knowledge base|✗ embedding model/);
+  });
+
   it('a missing path is a failed file, not a crash', async () => {
     const run = await mmrag(['ingest', 'nope.html'], tmp.dir);
     expect(run.code).toBe(1);

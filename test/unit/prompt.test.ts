@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildReferencePrompt,
-  formatLocation,
-  formatSourceLine,
-  formatTime,
-  numberedSources,
-} from '../../src/generate/prompt.js';
+import { buildReferencePrompt, formatSourceLine, numberedSources } from '../../src/generate/prompt.js';
+import { formatLocation, formatTime } from '../../src/location.js';
 import type { Hit } from '../../src/types.js';
 
 function textHit(id: string, title: string, section: string, text: string, extra: Partial<Hit> = {}): Hit {
