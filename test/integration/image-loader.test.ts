@@ -4,7 +4,6 @@ import { createTesseractOcr } from '../../src/enrich/ocr.js';
 import type { OcrEngine } from '../../src/enrich/types.js';
 import { MmragError } from '../../src/errors.js';
 import { decodeToRgb, sniffImageMime } from '../../src/ingest/image-decode.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import {
   decodeBmp,
   exifImageDescription,
@@ -13,30 +12,8 @@ import {
   xmpField,
 } from '../../src/ingest/loaders/image.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { testLoaderContext } from '../helpers/loader-context.js';
 import { printedTextSvg, redCircleSvg } from '../helpers/make-pdf.js';
-
-function context(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 1000,
-    limits: {
-      maxImageBytes: 50 * 1024 * 1024,
-      maxImagePixels: 100_000_000,
-      maxPages: 100,
-      maxDurationSeconds: 3600,
-      maxArchiveBytes: 1e9,
-      maxArchiveRatio: 100,
-    },
-    warn: (message) => warnings.push(message),
-    ...overrides,
-    warnings,
-  };
-}
 
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
 const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
@@ -135,7 +112,10 @@ afterAll(async () => {
 describe('ImageLoader', () => {
   it('keeps a PNG as it is and adds the printed text as a text item tied to it', async () => {
     const png = await textPng('WOMBAT');
-    const items = await new ImageLoader().load({ path: '/pics/sign.png', bytes: png }, context({ ocr }));
+    const items = await new ImageLoader().load(
+      { path: '/pics/sign.png', bytes: png },
+      testLoaderContext({ ocr }),
+    );
     const [picture] = images(items);
     expect(picture).toMatchObject({ title: 'sign.png', section: 'sign', caption: NO_CAPTION });
     expect(picture!.picture.bytes).toBe(png);
@@ -149,15 +129,18 @@ describe('ImageLoader', () => {
 
   it('adds no text item without OCR, or for a picture with no text in it', async () => {
     const png = await textPng('WOMBAT');
-    expect(texts(await new ImageLoader().load({ path: '/pics/sign.png', bytes: png }, context()))).toEqual(
-      [],
-    );
+    expect(
+      texts(await new ImageLoader().load({ path: '/pics/sign.png', bytes: png }, testLoaderContext())),
+    ).toEqual([]);
     const circle = u8(
       await sharp(Buffer.from(redCircleSvg(256)))
         .png()
         .toBuffer(),
     );
-    const items = await new ImageLoader().load({ path: '/pics/circle.png', bytes: circle }, context({ ocr }));
+    const items = await new ImageLoader().load(
+      { path: '/pics/circle.png', bytes: circle },
+      testLoaderContext({ ocr }),
+    );
     expect(items.map((i) => i.modality)).toEqual(['image']);
   });
 
@@ -174,7 +157,10 @@ describe('ImageLoader', () => {
     );
     const meta = await sharp(jpeg).metadata();
     expect([meta.width, meta.height, meta.orientation]).toEqual([180, 700, 6]);
-    const items = await new ImageLoader().load({ path: '/pics/turned.jpg', bytes: jpeg }, context({ ocr }));
+    const items = await new ImageLoader().load(
+      { path: '/pics/turned.jpg', bytes: jpeg },
+      testLoaderContext({ ocr }),
+    );
     const picture = images(items)[0]!;
     expect(picture.picture.bytes).toBe(jpeg);
     const rgb = await decodeToRgb(picture.picture.bytes, { maxPixels: 1e8 });
@@ -197,7 +183,7 @@ describe('ImageLoader', () => {
     small.writeUInt32BE(60_000, 20);
     small.writeUInt32BE(crc32(small.subarray(12, 29)), 29);
     const err = await new ImageLoader()
-      .load({ path: '/pics/bomb.png', bytes: u8(small) }, context())
+      .load({ path: '/pics/bomb.png', bytes: u8(small) }, testLoaderContext())
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MmragError);
     expect((err as MmragError).message).toBe(
@@ -210,8 +196,7 @@ describe('ImageLoader', () => {
         .png()
         .toBuffer(),
     );
-    const ctx = context();
-    ctx.limits = { ...ctx.limits, maxImagePixels: 1_000_000 };
+    const ctx = testLoaderContext({ limits: { maxImagePixels: 1_000_000 } });
     await expect(new ImageLoader().load({ path: '/pics/big.png', bytes: big }, ctx)).rejects.toThrow(
       /big\.png: picture is 2000x1000 pixels, over the limit of 1000000/,
     );
@@ -228,7 +213,10 @@ describe('ImageLoader', () => {
         .toBuffer(),
     );
     expect((await sharp(gif, { pages: -1 }).metadata()).pages).toBe(2);
-    const items = await new ImageLoader().load({ path: '/pics/anim.gif', bytes: gif }, context({ ocr }));
+    const items = await new ImageLoader().load(
+      { path: '/pics/anim.gif', bytes: gif },
+      testLoaderContext({ ocr }),
+    );
     const picture = images(items)[0]!;
     expect(sniffImageMime(picture.picture.bytes)).toBe('image/gif');
     const rgb = await decodeToRgb(picture.picture.bytes, { maxPixels: 1e8 });
@@ -247,7 +235,10 @@ describe('ImageLoader', () => {
       .raw()
       .toBuffer({ resolveWithObject: true });
     const bmp = writeBmp24(u8(data), info.width, info.height);
-    const items = await new ImageLoader().load({ path: '/pics/scan.bmp', bytes: bmp }, context({ ocr }));
+    const items = await new ImageLoader().load(
+      { path: '/pics/scan.bmp', bytes: bmp },
+      testLoaderContext({ ocr }),
+    );
     const picture = images(items)[0]!;
     expect(picture.picture.mime).toBe('image/png');
     const rgb = await decodeToRgb(picture.picture.bytes, { maxPixels: 1e8 });
@@ -282,7 +273,7 @@ describe('ImageLoader', () => {
     );
     const loader = new ImageLoader();
     const caption = async (path: string, bytes: Uint8Array) =>
-      images(await loader.load({ path, bytes }, context()))[0]!;
+      images(await loader.load({ path, bytes }, testLoaderContext()))[0]!;
     expect((await caption('/p/a.webp', webp)).caption).toBe(NO_CAPTION);
     expect((await caption('/p/a.webp', webp)).picture.mime).toBe('image/webp');
     const tiffItem = await caption('/p/b.tiff', tiff);
@@ -296,23 +287,22 @@ describe('ImageLoader', () => {
   it('fails unsupported, empty, oversized and corrupt files clearly', async () => {
     const loader = new ImageLoader();
     const svg = new TextEncoder().encode(redCircleSvg(64));
-    await expect(loader.load({ path: '/p/x.svg', bytes: svg }, context())).rejects.toThrow(
+    await expect(loader.load({ path: '/p/x.svg', bytes: svg }, testLoaderContext())).rejects.toThrow(
       '/p/x.svg: image/svg+xml pictures are not supported',
     );
-    await expect(loader.load({ path: '/p/e.png', bytes: new Uint8Array() }, context())).rejects.toThrow(
-      '/p/e.png: the file is empty',
-    );
     await expect(
-      loader.load({ path: '/p/t.png', bytes: new TextEncoder().encode('hello') }, context()),
+      loader.load({ path: '/p/e.png', bytes: new Uint8Array() }, testLoaderContext()),
+    ).rejects.toThrow('/p/e.png: the file is empty');
+    await expect(
+      loader.load({ path: '/p/t.png', bytes: new TextEncoder().encode('hello') }, testLoaderContext()),
     ).rejects.toThrow('/p/t.png: not a picture mmrag can read');
     const png = await textPng('X');
-    const ctx = context();
-    ctx.limits = { ...ctx.limits, maxImageBytes: 100 };
+    const ctx = testLoaderContext({ limits: { maxImageBytes: 100 } });
     await expect(loader.load({ path: '/p/big.png', bytes: png }, ctx)).rejects.toThrow(
       `/p/big.png: picture is ${png.length} bytes, over the limit of 100`,
     );
     const corrupt = png.slice(0, 20);
-    await expect(loader.load({ path: '/p/cut.png', bytes: corrupt }, context())).rejects.toThrow(
+    await expect(loader.load({ path: '/p/cut.png', bytes: corrupt }, testLoaderContext())).rejects.toThrow(
       /^\/p\/cut\.png: cannot read picture/,
     );
   });

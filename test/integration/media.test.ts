@@ -5,39 +5,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Transcriber } from '../../src/enrich/types.js';
 import { MmragError } from '../../src/errors.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { AudioLoader, findSidecarSubtitles } from '../../src/ingest/loaders/audio.js';
 import { SubtitlesLoader } from '../../src/ingest/loaders/subtitles.js';
 import { VideoLoader } from '../../src/ingest/loaders/video.js';
 import { decodeAudio16kMono, extractFrames, ffmpegAvailable, probeMedia } from '../../src/media/ffmpeg.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { testLoaderContext } from '../helpers/loader-context.js';
 import { type Cue, makeShapesVideo, makeSpeechWav, toSrt, writeVtt } from '../helpers/make-media.js';
-
-type TestContext = LoaderContext & { warnings: string[] };
-
-function context(overrides: Partial<LoaderContext> & { maxDurationSeconds?: number } = {}): TestContext {
-  const warnings: string[] = [];
-  const { maxDurationSeconds, ...rest } = overrides;
-  return {
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 5000,
-    limits: {
-      maxImageBytes: 50 << 20,
-      maxImagePixels: 100_000_000,
-      maxPages: 1000,
-      maxDurationSeconds: maxDurationSeconds ?? 3600,
-      maxArchiveBytes: 1 << 30,
-      maxArchiveRatio: 100,
-    },
-    warn: (message) => warnings.push(message),
-    warnings,
-    ...rest,
-  };
-}
 
 /** A transcriber that must never be reached (the paths under test do not transcribe). */
 const unreachableTranscriber: Transcriber = {
@@ -102,7 +76,7 @@ describe('subtitles loader', () => {
   test('a .vtt on its own gives timed text items titled by the file name', async () => {
     const loader = new SubtitlesLoader();
     expect(loader.type).toBe('subtitles');
-    const items = await loader.load(await input(join(dir, 'talk.vtt')), context({ chunkSize: 32 }));
+    const items = await loader.load(await input(join(dir, 'talk.vtt')), testLoaderContext({ chunkSize: 32 }));
     expect(items).toEqual([
       {
         modality: 'text',
@@ -132,7 +106,7 @@ describe('subtitles loader', () => {
     const path = join(dir, 'utf16.srt');
     const body = Buffer.from(`\uFEFF${toSrt(SHAPE_CUES)}`, 'utf16le');
     await writeFile(path, body);
-    const items = await new SubtitlesLoader().load(await input(path), context());
+    const items = await new SubtitlesLoader().load(await input(path), testLoaderContext());
     expect(items).toHaveLength(1);
     expect(items[0]!.text).toBe('Here is the red circle Now the blue square');
     expect(items[0]!.location).toEqual({ start: 0.5, end: 6 });
@@ -141,7 +115,7 @@ describe('subtitles loader', () => {
   test('a file without cues fails with the file named', async () => {
     const path = join(dir, 'empty.vtt');
     await writeFile(path, 'WEBVTT\n\nNOTE nothing here\n');
-    await expect(new SubtitlesLoader().load(await input(path), context())).rejects.toThrow(
+    await expect(new SubtitlesLoader().load(await input(path), testLoaderContext())).rejects.toThrow(
       /empty\.vtt: no subtitle cue/,
     );
   });
@@ -228,7 +202,9 @@ describe('ffmpeg helpers', () => {
   test('a file that is not media fails with a clear reason', async () => {
     const path = join(dir, 'fake.mp4');
     await writeFile(path, Buffer.from('this is not a video at all, just text pretending'));
-    const error = await new VideoLoader().load(await input(path), context()).catch((e: unknown) => e);
+    const error = await new VideoLoader()
+      .load(await input(path), testLoaderContext())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MmragError);
     expect((error as MmragError).code).toBe('bad_media');
     expect((error as MmragError).message).toMatch(/fake\.mp4/);
@@ -241,7 +217,7 @@ describe('audio loader', () => {
     expect(loader.type).toBe('audio');
     const items = await loader.load(
       await input(talkWav),
-      context({ chunkSize: 32, transcriber: unreachableTranscriber }),
+      testLoaderContext({ chunkSize: 32, transcriber: unreachableTranscriber }),
     );
     const unique = items.filter((i) => i.text.includes('zanzibarquux'));
     expect(unique).toHaveLength(1);
@@ -252,7 +228,7 @@ describe('audio loader', () => {
       text: 'The word zanzibarquux is unique.',
       location: { start: 1.2, end: 3.4 },
     });
-    const whole = await loader.load(await input(talkWav), context());
+    const whole = await loader.load(await input(talkWav), testLoaderContext());
     expect(whole).toHaveLength(1);
     expect(whole[0]!.location).toEqual({ start: 0, end: 4 });
   });
@@ -270,7 +246,7 @@ describe('audio loader', () => {
     );
     await writeFile(join(folder, 'lecture-notes.vtt'), 'WEBVTT\n\n00:00.000 --> 00:01.000\nNot mine\n');
     expect(await findSidecarSubtitles(wav)).toBe(join(folder, 'lecture.en.srt'));
-    const items = await new AudioLoader().load(await input(wav), context());
+    const items = await new AudioLoader().load(await input(wav), testLoaderContext());
     expect(items.map((i) => [i.text, i.location])).toEqual([
       ['Hello from the wombatrix', { start: 0.25, end: 1.75 }],
     ]);
@@ -279,7 +255,9 @@ describe('audio loader', () => {
   });
 
   test('without subtitles or a transcriber the file fails with the reason', async () => {
-    const error = await new AudioLoader().load(await input(lonelyWav), context()).catch((e: unknown) => e);
+    const error = await new AudioLoader()
+      .load(await input(lonelyWav), testLoaderContext())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MmragError);
     expect((error as MmragError).message).toContain(
       'lonely.wav: no transcript: enable transcription or add lonely.vtt beside it',
@@ -287,7 +265,7 @@ describe('audio loader', () => {
   });
 
   test('the duration limit is enforced before decoding', async () => {
-    const ctx = context({ maxDurationSeconds: 1, transcriber: unreachableTranscriber });
+    const ctx = testLoaderContext({ limits: { maxDurationSeconds: 1 }, transcriber: unreachableTranscriber });
     const error = await new AudioLoader().load(await input(lonelyWav), ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MmragError);
     expect((error as MmragError).code).toBe('too_large');
@@ -301,7 +279,7 @@ describe('video loader', () => {
   test('keyframes at 0 s (red) and 4 s (blue), identical frames in between dropped, captions with the subtitles', async () => {
     const loader = new VideoLoader({ everySeconds: 1 });
     expect(loader.type).toBe('video');
-    const ctx = context();
+    const ctx = testLoaderContext();
     const items = await loader.load(await input(shapesMp4), ctx);
     const frames = images(items);
     expect(frames.map((f) => f.location)).toEqual([
@@ -331,7 +309,7 @@ describe('video loader', () => {
   });
 
   test('default settings: a frame every 5 s plus the scene change at 4 s', async () => {
-    const items = await new VideoLoader().load(await input(shapesMp4), context());
+    const items = await new VideoLoader().load(await input(shapesMp4), testLoaderContext());
     expect(images(items).map((f) => f.location)).toEqual([
       { start: 0, end: 4 },
       { start: 4, end: 8 },
@@ -339,7 +317,7 @@ describe('video loader', () => {
   });
 
   test('a video without audio or subtitles gives frames only, without error or warning', async () => {
-    const ctx = context();
+    const ctx = testLoaderContext();
     const items = await new VideoLoader({ everySeconds: 1 }).load(await input(silentMp4), ctx);
     expect(texts(items)).toEqual([]);
     expect(images(items).map((f) => f.caption)).toEqual([
@@ -352,7 +330,7 @@ describe('video loader', () => {
   test('an embedded subtitle track becomes the transcript', async () => {
     const items = await new VideoLoader().load(
       await input(subbedMp4),
-      context({ transcriber: unreachableTranscriber }),
+      testLoaderContext({ transcriber: unreachableTranscriber }),
     );
     expect(texts(items)).toEqual([
       {
@@ -369,7 +347,7 @@ describe('video loader', () => {
   });
 
   test('speech without a transcriber: frames kept, a warning says what was not indexed', async () => {
-    const ctx = context();
+    const ctx = testLoaderContext();
     const items = await new VideoLoader().load(await input(toneMp4), ctx);
     expect(images(items)).toHaveLength(2);
     expect(texts(items)).toEqual([]);
@@ -380,7 +358,7 @@ describe('video loader', () => {
 
   test('the duration limit is enforced', async () => {
     const error = await new VideoLoader()
-      .load(await input(shapesMp4), context({ maxDurationSeconds: 5 }))
+      .load(await input(shapesMp4), testLoaderContext({ limits: { maxDurationSeconds: 5 } }))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MmragError);
     expect((error as MmragError).message).toContain(
@@ -396,18 +374,20 @@ describe('without ffmpeg', () => {
     process.env.PATH = emptyBin;
     try {
       expect(await ffmpegAvailable()).toBe(false);
-      const error = await new VideoLoader().load(await input(shapesMp4), context()).catch((e: unknown) => e);
+      const error = await new VideoLoader()
+        .load(await input(shapesMp4), testLoaderContext())
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MmragError);
       expect((error as MmragError).code).toBe('ffmpeg_missing');
       expect((error as MmragError).message).toMatch(
         /ffprobe is not installed or not on the PATH \(needed to read shapes\.mp4\)/,
       );
       expect((error as MmragError).hint).toBe('install ffmpeg: apt-get install ffmpeg / brew install ffmpeg');
-      const withTranscriber = context({ transcriber: unreachableTranscriber });
+      const withTranscriber = testLoaderContext({ transcriber: unreachableTranscriber });
       await expect(new AudioLoader().load(await input(lonelyWav), withTranscriber)).rejects.toThrow(
         /not installed/,
       );
-      const items = await new AudioLoader().load(await input(talkWav), context());
+      const items = await new AudioLoader().load(await input(talkWav), testLoaderContext());
       expect(items.map((i) => i.text)).toEqual([
         'Welcome to the talk. The word zanzibarquux is unique. Thank you.',
       ]);

@@ -9,6 +9,7 @@ import { DocxLoader, NO_CAPTION } from '../../src/ingest/loaders/docx.js';
 import { NOTES_PREFIX, PptxLoader } from '../../src/ingest/loaders/pptx.js';
 import { SpreadsheetLoader } from '../../src/ingest/loaders/spreadsheet.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { testLoaderContext } from '../helpers/loader-context.js';
 import {
   type CellValue,
   type DocxPart,
@@ -23,27 +24,6 @@ import {
   type SlideSpec,
   shapePng,
 } from '../helpers/make-office.js';
-
-function context(limits: Partial<LoaderContext['limits']> = {}, warnings: string[] = []): LoaderContext {
-  return {
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 1000,
-    limits: {
-      maxImageBytes: 10 * 1024 * 1024,
-      maxImagePixels: 50_000_000,
-      maxPages: 1000,
-      maxDurationSeconds: 3600,
-      maxArchiveBytes: 64 * 1024 * 1024,
-      maxArchiveRatio: 200,
-      ...limits,
-    },
-    warn: (m) => warnings.push(m),
-  };
-}
 
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
 const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
@@ -84,7 +64,7 @@ async function loadFile(
   name: string,
   bytes: Uint8Array,
   loader: { load: DocxLoader['load'] },
-  ctx = context(),
+  ctx: LoaderContext = testLoaderContext(),
 ) {
   const path = join(dir, name);
   await writeFile(path, bytes);
@@ -373,7 +353,12 @@ describe('bad and hostile files', () => {
   it('refuses a 2 GiB zip bomb by its total size too when the ratio limit is lax', async () => {
     const bomb = await makeDocxBomb(2048, 'truth');
     const err = await loadError(
-      loadFile('bomb.docx', bomb, new DocxLoader(), context({ maxArchiveRatio: 1e9 })),
+      loadFile(
+        'bomb.docx',
+        bomb,
+        new DocxLoader(),
+        testLoaderContext({ limits: { maxArchiveRatio: 1e9, maxArchiveBytes: 64 * 1024 * 1024 } }),
+      ),
     );
     expect(err.message).toMatch(/bomb\.docx: refused: it expands to 2\.0 GiB, over the limit of 64\.0 MiB/);
   });
@@ -381,7 +366,12 @@ describe('bad and hostile files', () => {
   it('refuses a bomb whose headers lie about its size while inflating, at the limit', async () => {
     const bomb = await makeDocxBomb(64, 'lie');
     const err = await loadError(
-      loadFile('liar.docx', bomb, new DocxLoader(), context({ maxArchiveBytes: 8 * 1024 * 1024 })),
+      loadFile(
+        'liar.docx',
+        bomb,
+        new DocxLoader(),
+        testLoaderContext({ limits: { maxArchiveBytes: 8 * 1024 * 1024 } }),
+      ),
     );
     expect(err.message).toMatch(
       /liar\.docx: refused: it expands past 8\.0 MiB .*word\/document\.xml is larger than declared/,
@@ -413,20 +403,17 @@ describe('bad and hostile files', () => {
   });
 
   it('skips a picture over the image limit with a warning and keeps the rest', async () => {
-    const warnings: string[] = [];
+    const ctx = testLoaderContext({ limits: { maxImageBytes: 100 } });
     const bytes = await makeDocx([
       { kind: 'paragraph', text: 'Text that stays.' },
       { kind: 'picture', png: red, alt: 'too big' },
     ]);
-    const items = await loadFile(
-      'big-picture.docx',
-      bytes,
-      new DocxLoader(),
-      context({ maxImageBytes: 100 }, warnings),
-    );
+    const items = await loadFile('big-picture.docx', bytes, new DocxLoader(), ctx);
     expect(images(items)).toHaveLength(0);
     expect(only(items, 'stays')).toBeDefined();
-    expect(warnings.join('\n')).toMatch(/big-picture\.docx .*picture skipped: .*over ingest\.maxImageBytes/);
+    expect(ctx.warnings.join('\n')).toMatch(
+      /big-picture\.docx .*picture skipped: .*over ingest\.maxImageBytes/,
+    );
   });
 });
 

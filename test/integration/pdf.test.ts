@@ -4,33 +4,10 @@ import { createTesseractOcr } from '../../src/enrich/ocr.js';
 import type { OcrEngine } from '../../src/enrich/types.js';
 import { MmragError } from '../../src/errors.js';
 import { decodeToRgb, sniffImageMime } from '../../src/ingest/image-decode.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { PdfLoader } from '../../src/ingest/loaders/pdf.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { testLoaderContext } from '../helpers/loader-context.js';
 import { makePdf, printedTextSvg, redCircleSvg, svgToPixels } from '../helpers/make-pdf.js';
-
-function context(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 1000,
-    limits: {
-      maxImageBytes: 50 * 1024 * 1024,
-      maxImagePixels: 100_000_000,
-      maxPages: 100,
-      maxDurationSeconds: 3600,
-      maxArchiveBytes: 1e9,
-      maxArchiveRatio: 100,
-    },
-    warn: (message) => warnings.push(message),
-    ...overrides,
-    warnings,
-  };
-}
 
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
 const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
@@ -74,7 +51,7 @@ afterAll(async () => {
 
 describe('PdfLoader', () => {
   it('reads text, embedded pictures and OCRs scanned pages, each with its page', async () => {
-    const ctx = context({ ocr });
+    const ctx = testLoaderContext({ ocr });
     const items = await new PdfLoader().load({ path: '/docs/notes.pdf', bytes: threePages }, ctx);
 
     const page1 = texts(items).filter((i) => i.location?.page === 1);
@@ -117,7 +94,7 @@ describe('PdfLoader', () => {
   });
 
   it('keeps the scanned page picture and warns when OCR is off', async () => {
-    const ctx = context();
+    const ctx = testLoaderContext();
     const items = await new PdfLoader().load({ path: '/docs/notes.pdf', bytes: threePages }, ctx);
     expect(texts(items).filter((i) => i.location?.page === 3)).toEqual([]);
     expect(images(items).map((i) => i.location?.page)).toEqual([2, 3]);
@@ -131,7 +108,7 @@ describe('PdfLoader', () => {
     const pdf = makePdf({ pages: [{ lines: ['short first page with enough text'] }, { lines }] });
     const items = await new PdfLoader().load(
       { path: '/docs/untitled.pdf', bytes: pdf },
-      context({ chunkSize: 100 }),
+      testLoaderContext({ chunkSize: 100 }),
     );
     expect(items.every((i) => i.title === 'untitled.pdf')).toBe(true);
     const page2 = texts(items).filter((i) => i.location?.page === 2);
@@ -164,7 +141,7 @@ describe('PdfLoader', () => {
         },
       ],
     });
-    const items = await new PdfLoader().load({ path: '/docs/photo.pdf', bytes: pdf }, context());
+    const items = await new PdfLoader().load({ path: '/docs/photo.pdf', bytes: pdf }, testLoaderContext());
     const pictures = images(items);
     expect(pictures.map((p) => p.location)).toEqual([{ page: 1 }, { page: 1 }]);
     const decoded = await Promise.all(pictures.map((p) => decodeToRgb(p.picture.bytes, { maxPixels: 1e8 })));
@@ -188,7 +165,7 @@ describe('PdfLoader', () => {
         },
       ],
     });
-    const items = await new PdfLoader().load({ path: '/docs/icon.pdf', bytes: pdf }, context());
+    const items = await new PdfLoader().load({ path: '/docs/icon.pdf', bytes: pdf }, testLoaderContext());
     expect(images(items)).toEqual([]);
     expect(texts(items)).toHaveLength(1);
   });
@@ -199,7 +176,7 @@ describe('PdfLoader', () => {
       passwordProtected: true,
     });
     const err = await new PdfLoader()
-      .load({ path: '/docs/locked.pdf', bytes: pdf }, context())
+      .load({ path: '/docs/locked.pdf', bytes: pdf }, testLoaderContext())
       .catch((e) => e);
     expect(err).toBeInstanceOf(MmragError);
     expect(err.message).toMatch(/locked\.pdf.*password-protected/);
@@ -209,7 +186,7 @@ describe('PdfLoader', () => {
   it('fails malformed, truncated and empty PDFs clearly', async () => {
     const loader = new PdfLoader();
     const fails = (name: string, bytes: Uint8Array) =>
-      loader.load({ path: `/docs/${name}`, bytes }, context()).then(
+      loader.load({ path: `/docs/${name}`, bytes }, testLoaderContext()).then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -243,8 +220,7 @@ describe('PdfLoader', () => {
     const pdf = makePdf({
       pages: Array.from({ length: 5 }, (_, i) => ({ lines: [`page number ${i + 1} of five pages`] })),
     });
-    const ctx = context();
-    ctx.limits = { ...ctx.limits, maxPages: 3 };
+    const ctx = testLoaderContext({ limits: { maxPages: 3 } });
     const err = await new PdfLoader().load({ path: '/docs/long.pdf', bytes: pdf }, ctx).catch((e) => e);
     expect(err).toBeInstanceOf(MmragError);
     expect(err.message).toMatch(/long\.pdf: 5 pages, over the limit of 3/);
@@ -266,11 +242,11 @@ describe('PdfLoader', () => {
       broken.write('XXXX', at, 'latin1');
       const items = await loader.load(
         { path: '/docs/broken-xref.pdf', bytes: new Uint8Array(broken) },
-        context(),
+        testLoaderContext(),
       );
       expect(texts(items).some((i) => i.text.includes('platypusword') && i.location?.page === 1)).toBe(true);
       await loader
-        .load({ path: '/docs/cut.pdf', bytes: threePages.subarray(0, 900) }, context())
+        .load({ path: '/docs/cut.pdf', bytes: threePages.subarray(0, 900) }, testLoaderContext())
         .catch(() => {});
     } finally {
       for (const spy of spies) spy.mockRestore();

@@ -14,9 +14,9 @@ import {
   windowSamples,
 } from '../../src/enrich/transcribe.js';
 import { MmragError } from '../../src/errors.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { AudioLoader } from '../../src/ingest/loaders/audio.js';
 import { probeMedia } from '../../src/media/ffmpeg.js';
+import { testLoaderContext } from '../helpers/loader-context.js';
 import { makeSpeechWav } from '../helpers/make-media.js';
 
 describe('windowSamples', () => {
@@ -231,25 +231,6 @@ describe('OpenAI-compatible transcription against a loopback server', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const context = (transcriber: LoaderContext['transcriber']): LoaderContext => ({
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 5000,
-    limits: {
-      maxImageBytes: 1 << 20,
-      maxImagePixels: 1e8,
-      maxPages: 10,
-      maxDurationSeconds: 600,
-      maxArchiveBytes: 1 << 20,
-      maxArchiveRatio: 100,
-    },
-    warn: () => {},
-    transcriber,
-  });
-
   test('the audio loader decodes with ffmpeg and sends a WAV of the whole recording', async () => {
     server.received = [];
     const transcriber = createOpenAiTranscriber({
@@ -259,7 +240,7 @@ describe('OpenAI-compatible transcription against a loopback server', () => {
     });
     const items = await new AudioLoader().load(
       { path: speech, bytes: new Uint8Array(await readFile(speech)) },
-      context(transcriber),
+      testLoaderContext({ transcriber }),
     );
     expect(server.received).toHaveLength(1);
     const [request] = server.received;

@@ -3,32 +3,13 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MmragError } from '../../src/errors.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { loadUrl } from '../../src/ingest/loaders/url.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { type LoaderContextOverrides, testLoaderContext } from '../helpers/loader-context.js';
 
-function makeContext(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: true,
-    allowPrivateNetwork: true,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 10_000,
-    limits: {
-      maxImageBytes: 10 * 1024 * 1024,
-      maxImagePixels: 50_000_000,
-      maxPages: 100,
-      maxDurationSeconds: 3600,
-      maxArchiveBytes: 100 * 1024 * 1024,
-      maxArchiveRatio: 100,
-    },
-    warn: (message) => warnings.push(message),
-    warnings,
-    ...overrides,
-  };
-}
+/** The test server listens on loopback, which the product refuses by default. */
+const makeContext = (overrides: LoaderContextOverrides = {}) =>
+  testLoaderContext({ allowPrivateNetwork: true, ...overrides });
 
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
 const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');

@@ -5,32 +5,9 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/ingest/chunk.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { decodeHtmlBytes, HtmlLoader, imageRef, NO_CAPTION } from '../../src/ingest/loaders/html.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
-
-function makeContext(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: true,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 10_000,
-    limits: {
-      maxImageBytes: 50 * 1024 * 1024,
-      maxImagePixels: 1e8,
-      maxPages: 2000,
-      maxDurationSeconds: 36_000,
-      maxArchiveBytes: 1e9,
-      maxArchiveRatio: 200,
-    },
-    warn: (message: string) => warnings.push(message),
-    warnings,
-    ...overrides,
-  };
-}
+import { testLoaderContext } from '../helpers/loader-context.js';
 
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
 const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
@@ -42,7 +19,7 @@ let bluePng: Buffer;
 async function loadPage(
   name: string,
   html: string | Uint8Array,
-  ctx = makeContext(),
+  ctx = testLoaderContext(),
 ): Promise<{ items: ItemDraft[]; warnings: string[]; path: string }> {
   const path = join(dir, name);
   const bytes = typeof html === 'string' ? new Uint8Array(Buffer.from(html, 'utf8')) : html;
@@ -119,7 +96,11 @@ describe('HtmlLoader: text, titles and sections', () => {
     const { items } = await loadPage('short.html', `<p>${twentyNine}</p><p>  ${thirty}\n </p>`);
     expect(texts(items).map((t) => t.text)).toEqual([thirty]);
 
-    const strict = await loadPage('short2.html', `<p>${thirty}</p>`, makeContext({ minTextLength: 31 }));
+    const strict = await loadPage(
+      'short2.html',
+      `<p>${thirty}</p>`,
+      testLoaderContext({ minTextLength: 31 }),
+    );
     expect(strict.items).toEqual([]);
   });
 
@@ -255,7 +236,7 @@ describe('HtmlLoader: images', () => {
       <img alt="no source at all">
       <p>${LONG_B}</p>
       <img src="Saved Page_files/red.png" alt="still here">`;
-    const ctx = makeContext({ fetchRemote: false });
+    const ctx = testLoaderContext({ fetchRemote: false });
     const { items, warnings, path } = await loadPage('broken.html', html, ctx);
     expect(items.map((i) => (i.modality === 'text' ? i.text : i.caption))).toEqual([
       LONG_A,
@@ -274,8 +255,7 @@ describe('HtmlLoader: images', () => {
   });
 
   it('warns about a picture over the size limit', async () => {
-    const ctx = makeContext();
-    ctx.limits = { ...ctx.limits, maxImageBytes: 10 };
+    const ctx = testLoaderContext({ limits: { maxImageBytes: 10 } });
     const { items, warnings } = await loadPage('big.html', '<img src="Saved Page_files/red.png">', ctx);
     expect(items).toEqual([]);
     expect(warnings).toHaveLength(1);
@@ -299,7 +279,7 @@ describe('the demo corpus in samples/', () => {
     const loaded: Record<string, ItemDraft[]> = {};
     for (const name of ['shapes-field-guide', 'traffic-signs', 'kite-festival']) {
       const path = join(pages, `${name}.html`);
-      const ctx = makeContext({ fetchRemote: false });
+      const ctx = testLoaderContext({ fetchRemote: false });
       loaded[name] = await new HtmlLoader().load({ path, bytes: new Uint8Array(await readFile(path)) }, ctx);
       expect(ctx.warnings, name).toEqual([]);
       expect(images(loaded[name]!).length, name).toBeGreaterThan(0);

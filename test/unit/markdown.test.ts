@@ -3,32 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { MarkdownLoader, parseMarkdown, readFrontMatter } from '../../src/ingest/loaders/markdown.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
-
-function makeContext(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 5_000,
-    limits: {
-      maxImageBytes: 10 * 1024 * 1024,
-      maxImagePixels: 50_000_000,
-      maxPages: 100,
-      maxDurationSeconds: 3600,
-      maxArchiveBytes: 100 * 1024 * 1024,
-      maxArchiveRatio: 100,
-    },
-    warn: (message) => warnings.push(message),
-    warnings,
-    ...overrides,
-  };
-}
+import { testLoaderContext } from '../helpers/loader-context.js';
 
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
 const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
@@ -196,7 +173,7 @@ describe('MarkdownLoader', () => {
     const path = join(dir, 'handbook.md');
     const bytes = new TextEncoder().encode(markdown);
     await writeFile(path, bytes);
-    const ctx = makeContext();
+    const ctx = testLoaderContext();
     const items = await new MarkdownLoader().load({ path, bytes }, ctx);
 
     const textItems = texts(items);
@@ -231,7 +208,7 @@ describe('MarkdownLoader', () => {
     const bytes = new TextEncoder().encode(
       '## Only h2\n\nSome text worth keeping around.\n\n![](circle.png)\n',
     );
-    const items = await new MarkdownLoader().load({ path, bytes }, makeContext());
+    const items = await new MarkdownLoader().load({ path, bytes }, testLoaderContext());
     expect(items.map((i) => i.title)).toEqual(['notes.md', 'notes.md']);
     expect(images(items)[0]).toMatchObject({ section: 'Only h2', caption: 'No caption available' });
   });
@@ -239,7 +216,10 @@ describe('MarkdownLoader', () => {
   it('reads a data: URI image, and the same picture twice only once', async () => {
     const uri = `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
     const bytes = new TextEncoder().encode(`# Inline\n\n![embedded](${uri})\n\n![again](${uri})\n`);
-    const items = await new MarkdownLoader().load({ path: join(dir, 'inline.md'), bytes }, makeContext());
+    const items = await new MarkdownLoader().load(
+      { path: join(dir, 'inline.md'), bytes },
+      testLoaderContext(),
+    );
     expect(images(items).map((i) => i.caption)).toEqual(['embedded']);
     expect(Buffer.from(images(items)[0]!.picture.bytes).equals(Buffer.from(png))).toBe(true);
   });
@@ -247,7 +227,7 @@ describe('MarkdownLoader', () => {
   it('refuses a binary file named .md', async () => {
     const bytes = new Uint8Array(await readFile(join(dir, 'circle.png')));
     await expect(
-      new MarkdownLoader().load({ path: join(dir, 'fake.md'), bytes }, makeContext()),
+      new MarkdownLoader().load({ path: join(dir, 'fake.md'), bytes }, testLoaderContext()),
     ).rejects.toThrow(/fake\.md: the file holds binary data/);
   });
 });

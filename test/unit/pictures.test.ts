@@ -7,32 +7,9 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MmragError } from '../../src/errors.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import { fetchBounded, isPrivateAddress } from '../../src/ingest/net.js';
 import { decodeDataUri, resolvePicture } from '../../src/ingest/pictures.js';
-
-function makeContext(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: true,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 10_000,
-    limits: {
-      maxImageBytes: 50 * 1024 * 1024,
-      maxImagePixels: 1e8,
-      maxPages: 2000,
-      maxDurationSeconds: 36_000,
-      maxArchiveBytes: 1e9,
-      maxArchiveRatio: 200,
-    },
-    warn: (message: string) => warnings.push(message),
-    warnings,
-    ...overrides,
-  };
-}
+import { testLoaderContext } from '../helpers/loader-context.js';
 
 async function rejection(promise: Promise<unknown>): Promise<MmragError> {
   try {
@@ -128,7 +105,7 @@ describe('resolvePicture (local)', () => {
   });
 
   it('reads a relative path, URL-decoded, without query or fragment', async () => {
-    const picture = await resolvePicture('page_files/red%20dot.png?v=3#top', page(), makeContext());
+    const picture = await resolvePicture('page_files/red%20dot.png?v=3#top', page(), testLoaderContext());
     expect(picture.mime).toBe('image/png');
     expect(Buffer.from(picture.bytes).equals(Buffer.from(png))).toBe(true);
     expect(picture.origin).toBe(join(dir, 'page_files', 'red dot.png'));
@@ -137,14 +114,14 @@ describe('resolvePicture (local)', () => {
   it('reads ./relative, absolute paths and file:// URLs', async () => {
     const absolute = join(dir, 'page_files', 'red dot.png');
     for (const ref of ['./page_files/red dot.png', absolute, pathToFileURL(absolute).href]) {
-      const picture = await resolvePicture(ref, page(), makeContext());
+      const picture = await resolvePicture(ref, page(), testLoaderContext());
       expect(picture.bytes.byteLength, ref).toBe(png.byteLength);
     }
   });
 
   it('decodes data: URIs in base64 and percent encoding', async () => {
     const base64 = `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
-    const fromBase64 = await resolvePicture(base64, page(), makeContext());
+    const fromBase64 = await resolvePicture(base64, page(), testLoaderContext());
     expect(Buffer.from(fromBase64.bytes).equals(Buffer.from(png))).toBe(true);
     expect(fromBase64.origin).toBe('data:image/png;base64');
 
@@ -153,27 +130,26 @@ describe('resolvePicture (local)', () => {
     const fromPercent = await resolvePicture(
       `data:image/svg+xml,${encodeURIComponent(svg)}`,
       page(),
-      makeContext(),
+      testLoaderContext(),
     );
     expect(fromPercent.mime).toBe('image/svg+xml');
     expect(Buffer.from(fromPercent.bytes).toString()).toBe(svg);
   });
 
   it('names the missing file', async () => {
-    const err = await rejection(resolvePicture('page_files/nothing.png', page(), makeContext()));
+    const err = await rejection(resolvePicture('page_files/nothing.png', page(), testLoaderContext()));
     expect(err.code).toBe('not_found');
     expect(err.message).toContain(join(dir, 'page_files', 'nothing.png'));
   });
 
   it('refuses bytes that are not a picture', async () => {
-    const err = await rejection(resolvePicture('not-a-picture.png', page(), makeContext()));
+    const err = await rejection(resolvePicture('not-a-picture.png', page(), testLoaderContext()));
     expect(err.code).toBe('not_image');
     expect(err.message).toMatch(/not a picture/);
   });
 
   it('enforces maxImageBytes for files and data: URIs', async () => {
-    const small = makeContext();
-    small.limits = { ...small.limits, maxImageBytes: 20 };
+    const small = testLoaderContext({ limits: { maxImageBytes: 20 } });
     expect((await rejection(resolvePicture('page_files/red%20dot.png', page(), small))).code).toBe(
       'too_large',
     );
@@ -182,7 +158,7 @@ describe('resolvePicture (local)', () => {
   });
 
   it('refuses remote pictures when remote fetching is off, protocol-relative ones as https', async () => {
-    const ctx = makeContext({ fetchRemote: false });
+    const ctx = testLoaderContext({ fetchRemote: false });
     const err = await rejection(resolvePicture('//cdn.example.com/x.png', page(), ctx));
     expect(err.code).toBe('remote_off');
     expect(err.message).toContain('https://cdn.example.com/x.png');
@@ -190,7 +166,7 @@ describe('resolvePicture (local)', () => {
   });
 
   it('refuses unsupported schemes', async () => {
-    const err = await rejection(resolvePicture('javascript:alert(1)', page(), makeContext()));
+    const err = await rejection(resolvePicture('javascript:alert(1)', page(), testLoaderContext()));
     expect(err.code).toBe('bad_ref');
   });
 });
@@ -321,10 +297,12 @@ describe('fetchBounded and remote pictures over loopback', () => {
 
   it('resolvePicture downloads through the same guard', async () => {
     const dir = '/nonexistent-folder';
-    const refused = await rejection(resolvePicture(`${base}/blue.png`, join(dir, 'p.html'), makeContext()));
+    const refused = await rejection(
+      resolvePicture(`${base}/blue.png`, join(dir, 'p.html'), testLoaderContext()),
+    );
     expect(refused.code).toBe('private_address');
 
-    const allowed = makeContext({ allowPrivateNetwork: true });
+    const allowed = testLoaderContext({ allowPrivateNetwork: true });
     const picture = await resolvePicture(`${base}/to-image`, join(dir, 'p.html'), allowed);
     expect(picture.mime).toBe('image/png');
     expect(picture.origin).toBe(`${base}/blue.png`);
@@ -332,8 +310,7 @@ describe('fetchBounded and remote pictures over loopback', () => {
     const notPicture = await rejection(resolvePicture(`${base}/text`, join(dir, 'p.html'), allowed));
     expect(notPicture.code).toBe('not_image');
 
-    const small = makeContext({ allowPrivateNetwork: true });
-    small.limits = { ...small.limits, maxImageBytes: 20 };
+    const small = testLoaderContext({ allowPrivateNetwork: true, limits: { maxImageBytes: 20 } });
     expect((await rejection(resolvePicture(`${base}/blue.png`, join(dir, 'p.html'), small))).code).toBe(
       'too_large',
     );
@@ -343,7 +320,7 @@ describe('fetchBounded and remote pictures over loopback', () => {
     const picture = await resolvePicture(
       'blue.png',
       `${base}/articles/../index.html`,
-      makeContext({ allowPrivateNetwork: true }),
+      testLoaderContext({ allowPrivateNetwork: true }),
     );
     expect(picture.origin).toBe(`${base}/blue.png`);
   });

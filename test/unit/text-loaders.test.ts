@@ -1,7 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MmragError } from '../../src/errors.js';
-import type { LoaderContext } from '../../src/ingest/loader.js';
 import {
   flattenJson,
   JsonLoader,
@@ -20,29 +19,7 @@ import {
   TextLoader,
 } from '../../src/ingest/loaders/text.js';
 import type { ItemDraft, TextItemDraft } from '../../src/types.js';
-
-function makeContext(overrides: Partial<LoaderContext> = {}): LoaderContext & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    fetchRemote: false,
-    allowPrivateNetwork: false,
-    minTextLength: 30,
-    chunkSize: 256,
-    chunkOverlap: 0.25,
-    remoteTimeoutMs: 5_000,
-    limits: {
-      maxImageBytes: 10 * 1024 * 1024,
-      maxImagePixels: 50_000_000,
-      maxPages: 100,
-      maxDurationSeconds: 3600,
-      maxArchiveBytes: 100 * 1024 * 1024,
-      maxArchiveRatio: 100,
-    },
-    warn: (message) => warnings.push(message),
-    warnings,
-    ...overrides,
-  };
-}
+import { testLoaderContext } from '../helpers/loader-context.js';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
@@ -169,7 +146,7 @@ describe('TextLoader', () => {
     const source = pythonSource(10);
     const items = await new TextLoader().load(
       { path: '/repo/src/handlers.py', bytes: encode(source) },
-      makeContext(),
+      testLoaderContext(),
     );
     expect(items.length).toBeGreaterThan(1);
     for (const item of texts(items)) {
@@ -188,7 +165,7 @@ describe('TextLoader', () => {
     const text = 'Le café est fermé.\r\n\r\nIl ouvre demain à huit heures, après la livraison du pain.\r\n';
     const items = await new TextLoader().load(
       { path: '/docs/avis.txt', bytes: new Uint8Array(Buffer.from(text, 'latin1')) },
-      makeContext(),
+      testLoaderContext(),
     );
     expect(texts(items)).toEqual([
       {
@@ -202,7 +179,9 @@ describe('TextLoader', () => {
 
   it('refuses a binary file named .txt clearly', async () => {
     const bytes = new Uint8Array(gzipSync(Buffer.from('data '.repeat(200))));
-    const error = await failure(new TextLoader().load({ path: '/docs/archive.txt', bytes }, makeContext()));
+    const error = await failure(
+      new TextLoader().load({ path: '/docs/archive.txt', bytes }, testLoaderContext()),
+    );
     expect(error.message).toContain('/docs/archive.txt');
     expect(error.message).toContain('binary');
   });
@@ -210,7 +189,10 @@ describe('TextLoader', () => {
   it('uses reStructuredText titles as sections', async () => {
     const rst = 'Guide\n=====\n\nIntro text of the guide.\n\nInstall\n-------\n\nRun pip install.\n';
     expect(splitRstSections(rst, 'f.rst').map((s) => s.section)).toEqual(['Guide', 'Install']);
-    const items = await new TextLoader().load({ path: '/d/guide.rst', bytes: encode(rst) }, makeContext());
+    const items = await new TextLoader().load(
+      { path: '/d/guide.rst', bytes: encode(rst) },
+      testLoaderContext(),
+    );
     expect(texts(items).map((i) => [i.section, i.text])).toEqual([
       ['Guide', 'Intro text of the guide.'],
       ['Install', 'Run pip install.'],
@@ -275,7 +257,7 @@ describe('JsonLoader', () => {
       user: { name: 'Ada Lovelace', address: { city: 'Paris', zip: '75001' } },
       orders: Array.from({ length: 30 }, (_, i) => ({ id: i, product: `widget-${i}` })),
     };
-    const ctx = makeContext({ chunkSize: 200 });
+    const ctx = testLoaderContext({ chunkSize: 200 });
     const items = texts(
       await new JsonLoader().load({ path: '/d/data.json', bytes: encode(JSON.stringify(doc)) }, ctx),
     );
@@ -293,7 +275,7 @@ describe('JsonLoader', () => {
 
   it('gives each JSONL line its own section and skips bad lines with a warning', async () => {
     const jsonl = '{"event":"login","who":"ada"}\n\nnot json at all\n{"event":"logout","who":"bob"}\n';
-    const ctx = makeContext();
+    const ctx = testLoaderContext();
     const items = texts(await new JsonLoader().load({ path: '/d/events.jsonl', bytes: encode(jsonl) }, ctx));
     expect(items.map((i) => [i.section, i.text])).toEqual([
       ['line 1', 'event: login\nwho: ada'],
@@ -305,7 +287,10 @@ describe('JsonLoader', () => {
 
   it('reads a .json file that is really JSON Lines', async () => {
     const items = texts(
-      await new JsonLoader().load({ path: '/d/x.json', bytes: encode('{"a":1}\n{"a":2}\n') }, makeContext()),
+      await new JsonLoader().load(
+        { path: '/d/x.json', bytes: encode('{"a":1}\n{"a":2}\n') },
+        testLoaderContext(),
+      ),
     );
     expect(items.map((i) => [i.section, i.text])).toEqual([
       ['line 1', 'a: 1'],
@@ -319,7 +304,7 @@ describe('JsonLoader', () => {
       `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`,
     ]) {
       const error = await failure(
-        new JsonLoader().load({ path: '/d/deep.json', bytes: encode(deep) }, makeContext()),
+        new JsonLoader().load({ path: '/d/deep.json', bytes: encode(deep) }, testLoaderContext()),
       );
       expect(error.code).toBe('too_deep');
       expect(error.message).toContain('/d/deep.json');
@@ -329,14 +314,14 @@ describe('JsonLoader', () => {
 
   it('fails clearly on invalid JSON', async () => {
     const error = await failure(
-      new JsonLoader().load({ path: '/d/broken.json', bytes: encode('{"a": [1, 2,}') }, makeContext()),
+      new JsonLoader().load({ path: '/d/broken.json', bytes: encode('{"a": [1, 2,}') }, testLoaderContext()),
     );
     expect(error.code).toBe('bad_json');
     expect(error.message).toMatch(/\/d\/broken\.json: not valid JSON/);
   });
 
   it('keeps the first values of a huge document and warns', async () => {
-    const ctx = makeContext();
+    const ctx = testLoaderContext();
     const loader = new JsonLoader({ maxValues: 100, maxChars: 1e6 });
     const bytes = encode(JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ n: i }))));
     const items = texts(await loader.load({ path: '/d/big.json', bytes }, ctx));
