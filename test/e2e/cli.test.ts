@@ -198,6 +198,26 @@ describe('mmrag CLI, end to end', () => {
     expect(broken.stdout).toMatch(/✗ knowledge base|✗ embedding model/);
   });
 
+  it("the library is importable by the package's name", async () => {
+    const script =
+      `const m = await import('mmrag'); const kb = await m.openKnowledgeBase({ kb: ${JSON.stringify(join(tmp.dir, 'lib-kb'))} }); ` +
+      'console.log(JSON.stringify(await kb.stats())); await kb.close();';
+    const run = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toHaveProperty('sources');
+  });
+
   it('a missing path is a failed file, not a crash', async () => {
     const run = await mmrag(['ingest', 'nope.html'], tmp.dir);
     expect(run.code).toBe(1);
