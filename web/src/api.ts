@@ -21,11 +21,20 @@ export interface Hit {
   location?: Location;
   text?: string;
   caption?: string;
+  /** Pictures: the description a multimodal model wrote at ingest. */
+  description?: string;
+  /** How each retriever scored the hit (hybrid, BM25 and reranked searches). */
+  scores?: { vector?: number; bm25?: number; rerank?: number };
   mediaUrl?: string;
 }
 
+export type Level = 1 | 2 | 3;
+export type SearchMode = 'hybrid' | 'vector' | 'bm25';
+
 export interface SearchResult {
   query: string;
+  level?: Level;
+  mode?: SearchMode;
   text: Hit[];
   images: Hit[];
 }
@@ -84,8 +93,11 @@ export interface Job {
 export interface ServerConfig {
   version: string;
   embedModel: string;
-  levels: number[];
-  level: number;
+  levels: Level[];
+  level: Level;
+  mode: SearchMode;
+  /** Whether a reranker is configured. */
+  rerank: boolean;
   tokenRequired: boolean;
   urlIngest: boolean;
   limits: { maxUploadBytes: number; maxUploadFiles: number; maxFileBytes: number };
@@ -93,6 +105,7 @@ export interface ServerConfig {
     kb: string;
     search: {
       scoring: 'cosine' | 'softmax';
+      diversity?: number;
       text: { k: number; threshold: number; temperature: number };
       image: { k: number; threshold: number; temperature: number };
       cosine: { text: { threshold: number }; image: { threshold: number } };
@@ -164,6 +177,12 @@ export const api = {
   deleteSource: (id: string) => call<{ removed: number }>(`/api/sources/${id}`, { method: 'DELETE' }),
   jobs: () => call<{ jobs: Job[] }>('/api/jobs').then((r) => r.jobs),
   search: (form: FormData) => call<SearchResult>('/api/search', { method: 'POST', body: form }),
+  ingestUrls: (urls: string[]) =>
+    call<{ id: string; uploaded: number }>('/api/ingest', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ urls }),
+    }),
 };
 
 export interface SseMessage {

@@ -3,8 +3,8 @@ import { api, type ServerConfig, type Source, savedToken, saveToken, whenUnautho
 import { AskView } from './ask';
 import { Lightbox, type Picture } from './components';
 import { LibraryView } from './library';
-import { SearchView } from './search';
-import { DEFAULT_SETTINGS, loadSettings, type Settings, saveSettings } from './settings';
+import { SearchView, WHERE_EXAMPLE, WHERE_HELP } from './search';
+import { DEFAULT_SETTINGS, LEVELS, loadSettings, type Settings, saveSettings } from './settings';
 
 type View = 'ask' | 'library' | 'search';
 const VIEWS: Array<{ id: View; label: string }> = [
@@ -28,6 +28,7 @@ function initialTheme(): Theme {
 function SettingsPanel(props: {
   settings: Settings;
   config: ServerConfig | null;
+  whereError: { where: string; message: string } | null;
   onChange: (s: Settings) => void;
   onClose: () => void;
 }) {
@@ -63,6 +64,8 @@ function SettingsPanel(props: {
     </label>
   );
   const llm = props.config?.config.llm;
+  const whereError =
+    props.whereError && props.whereError.where === s.where.trim() ? props.whereError.message : null;
   return (
     <aside class="settings card" aria-label="Settings">
       <header>
@@ -74,13 +77,77 @@ function SettingsPanel(props: {
       <p class="muted small">
         Remembered in this browser. Empty fields use the server's defaults (shown greyed).
       </p>
+      <fieldset class="levels">
+        <legend>Level</legend>
+        {LEVELS.map((l) => {
+          const configured = props.config?.level ?? 3;
+          const checked = s.level ? Number(s.level) === l.level : configured === l.level;
+          return (
+            <label key={l.level} class={`level-option${checked ? ' checked' : ''}`}>
+              <input
+                type="radio"
+                name="level"
+                value={String(l.level)}
+                checked={checked}
+                aria-labelledby={`level-${l.level}-name`}
+                aria-describedby={`level-${l.level}-line`}
+                onChange={() =>
+                  set({ level: l.level === configured ? '' : (String(l.level) as Settings['level']) })
+                }
+              />
+              <span>
+                <strong id={`level-${l.level}-name`}>
+                  {l.level}: {l.name}
+                </strong>
+                {l.level === configured ? <span class="muted"> (server default)</span> : null}
+                <span class="level-line" id={`level-${l.level}-line`}>
+                  {l.line}
+                </span>
+              </span>
+            </label>
+          );
+        })}
+      </fieldset>
       <div class="settings-grid">
         <label>
-          <span>Level</span>
-          <select disabled value="3" title="Levels 1 and 2 are not available in this version">
-            <option value="3">Level 3 (text + pictures)</option>
+          <span>Search mode</span>
+          <select
+            value={s.mode}
+            onChange={(e) => set({ mode: (e.target as HTMLSelectElement).value as Settings['mode'] })}
+          >
+            <option value="">Server default ({props.config?.mode ?? 'hybrid'})</option>
+            <option value="hybrid">Hybrid (meaning + words)</option>
+            <option value="vector">Vector (meaning)</option>
+            <option value="bm25">BM25 (exact words)</option>
           </select>
         </label>
+        <label title="MMR: from 0.1 (most varied results) to 1 (closest only). Empty: the server's default.">
+          <span>Diversity</span>
+          <input
+            type="number"
+            step="0.1"
+            min="0.1"
+            max="1"
+            placeholder={
+              search?.diversity !== undefined ? String(search.diversity) : 'off (0.1–1, lower: varied)'
+            }
+            value={s.diversity}
+            onInput={(e) => set({ diversity: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        {props.config?.rerank ? (
+          <label>
+            <span>Rerank</span>
+            <select
+              value={s.rerank}
+              onChange={(e) => set({ rerank: (e.target as HTMLSelectElement).value as Settings['rerank'] })}
+            >
+              <option value="">Server default (on)</option>
+              <option value="on">On: reorder with the reranker</option>
+              <option value="off">Off</option>
+            </select>
+          </label>
+        ) : null}
         <label>
           <span>Scoring</span>
           <select
@@ -117,6 +184,25 @@ function SettingsPanel(props: {
             value={s.model}
             onInput={(e) => set({ model: (e.target as HTMLInputElement).value })}
           />
+        </label>
+        <label class="wide">
+          <span>Filter for questions (where)</span>
+          <input
+            type="text"
+            spellcheck={false}
+            placeholder={`e.g. ${WHERE_EXAMPLE}`}
+            title={WHERE_HELP}
+            value={s.where}
+            aria-invalid={whereError ? true : undefined}
+            onInput={(e) => set({ where: (e.target as HTMLInputElement).value })}
+          />
+          <span class={`small${whereError ? ' error-text' : ''}`} role={whereError ? 'alert' : undefined}>
+            {whereError ?? (
+              <>
+                Only matching items, e.g. <code>{WHERE_EXAMPLE}</code> or <code>source ~ report</code>
+              </>
+            )}
+          </span>
         </label>
       </div>
       <div class="row">
@@ -176,6 +262,7 @@ export function App() {
   const [theme, setTheme] = useState<Theme>(initialTheme);
   const [settings, setSettings] = useState<Settings>(loadSettings);
   const [showSettings, setShowSettings] = useState(false);
+  const [whereError, setWhereError] = useState<{ where: string; message: string } | null>(null);
   const [config, setConfig] = useState<ServerConfig | null>(null);
   const [sources, setSources] = useState<Source[] | null>(null);
   const [picture, setPicture] = useState<Picture | null>(null);
@@ -284,6 +371,7 @@ export function App() {
           <SettingsPanel
             settings={settings}
             config={config}
+            whereError={whereError}
             onChange={changeSettings}
             onClose={() => setShowSettings(false)}
           />
@@ -295,6 +383,11 @@ export function App() {
             sourceCount={count}
             onOpen={setPicture}
             goLibrary={() => go('library')}
+            onWhereError={setWhereError}
+            openSettings={() => {
+              setShowSettings(true);
+              window.scrollTo({ top: 0, behavior: 'smooth' });
+            }}
           />
         ) : null}
         {view === 'library' ? (

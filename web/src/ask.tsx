@@ -1,7 +1,7 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type AskError, askStream, type Hit, type ServerConfig } from './api';
-import { EmptyState, ErrorNote, formatLocation, type Picture, Spinner, TextCard, Thumb } from './components';
+import { type AskError, askStream, type Hit, type Level, type ServerConfig } from './api';
+import { EmptyState, ErrorNote, HitThumb, type Picture, Spinner, TextCard } from './components';
 import { askOptions, type Settings } from './settings';
 
 interface Turn {
@@ -11,6 +11,8 @@ interface Turn {
   sources: Hit[];
   citations: number[];
   model: string | null;
+  /** The level that answered. */
+  level?: Level;
   error?: AskError;
   state: 'streaming' | 'done' | 'stopped';
 }
@@ -81,13 +83,10 @@ function Sources(props: { turn: Turn; onOpen: (p: Picture) => void }) {
       {pictures.length > 0 ? (
         <div class="thumb-grid">
           {pictures.map(({ hit, n }) => (
-            <Thumb
+            <HitThumb
               key={hit.id}
               id={`src-${turn.id}-${n}`}
-              url={hit.mediaUrl!}
-              caption={hit.caption ?? ''}
-              title={hit.title}
-              detail={[hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ')}
+              hit={hit}
               badge={String(n)}
               onOpen={props.onOpen}
             />
@@ -117,6 +116,9 @@ export function AskView(props: {
   sourceCount: number | null;
   onOpen: (p: Picture) => void;
   goLibrary: () => void;
+  /** The server refused the filter of the settings: its message (shown there too), or null when it passed. */
+  onWhereError: (error: { where: string; message: string } | null) => void;
+  openSettings: () => void;
 }) {
   const [turns, setTurns] = useState<Turn[]>(loadTurns);
   const [draft, setDraft] = useState('');
@@ -156,16 +158,23 @@ export function AskView(props: {
     ]);
     const ctl = new AbortController();
     controller.current = ctl;
+    const where = props.settings.where.trim();
     try {
       await askStream({ question: q, history, ...askOptions(props.settings) }, ctl.signal, (m) => {
         if (m.event === 'token') update(id, (t) => ({ answer: t.answer + m.data }));
         else if (m.event === 'sources') update(id, () => ({ sources: JSON.parse(m.data) as Hit[] }));
         else if (m.event === 'done') {
-          const done = JSON.parse(m.data) as { model: string | null; citations: number[]; error?: AskError };
+          const done = JSON.parse(m.data) as {
+            model: string | null;
+            citations: number[];
+            level?: Level;
+            error?: AskError;
+          };
           update(id, () => ({
             model: done.model,
             citations: done.citations,
             state: 'done',
+            ...(done.level ? { level: done.level } : {}),
             ...(done.error ? { error: done.error } : {}),
           }));
         } else if (m.event === 'error') {
@@ -175,11 +184,19 @@ export function AskView(props: {
       update(id, (t) => ({
         state: t.state === 'streaming' ? (ctl.signal.aborted ? 'stopped' : 'done') : t.state,
       }));
+      if (where) props.onWhereError(null);
     } catch (err) {
-      const e = err as { message: string; hint?: string };
+      const e = err as { message: string; hint?: string; code?: string };
       setTurns((all) => all.filter((t) => t.id !== id));
       setDraft(q);
-      setFailure({ code: 'error', message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+      // The filter language's parser refuses with code `usage`; nothing else in a question can.
+      const badFilter = where !== '' && e.code === 'usage';
+      if (badFilter) props.onWhereError({ where, message: e.message });
+      setFailure({
+        code: badFilter ? 'bad_filter' : 'error',
+        message: badFilter ? `The filter in the settings is not valid: ${e.message}` : e.message,
+        ...(e.hint ? { hint: e.hint } : {}),
+      });
     } finally {
       controller.current = null;
       input.current?.focus();
@@ -194,7 +211,7 @@ export function AskView(props: {
       <div class="chat" aria-live="polite">
         {turns.length === 0 ? (
           empty ? (
-            <EmptyState icon="📂" title="Your knowledge base is empty">
+            <EmptyState icon="⇪" title="Your knowledge base is empty">
               <p>
                 Add web pages, PDFs, slides, spreadsheets, pictures or recordings, then ask questions about
                 them.
@@ -204,7 +221,7 @@ export function AskView(props: {
               </button>
             </EmptyState>
           ) : (
-            <EmptyState icon="💬" title="Ask your files">
+            <EmptyState icon="?" title="Ask your files">
               <p>
                 Questions are answered from the text <em>and</em> the pictures in your files, with numbered
                 sources.
@@ -244,14 +261,36 @@ export function AskView(props: {
                 ) : null}
                 {turn.state === 'stopped' ? <p class="muted small">Stopped.</p> : null}
                 <Sources turn={turn} onOpen={props.onOpen} />
-                {turn.model ? <div class="muted small model">Answered by {turn.model}</div> : null}
+                {turn.state !== 'streaming' && (turn.model || turn.level) ? (
+                  <div class="muted small model">
+                    {turn.model ? `Answered by ${turn.model}` : 'Sources retrieved'}
+                    {turn.level ? ` at level ${turn.level}` : ''}
+                  </div>
+                ) : null}
               </div>
             </div>
           ))
         )}
         <div ref={bottom} />
       </div>
-      {failure ? <ErrorNote message={failure.message} hint={failure.hint} /> : null}
+      {failure ? (
+        <div class="failure">
+          <ErrorNote message={failure.message} hint={failure.hint} />
+          {failure.code === 'bad_filter' ? (
+            <button type="button" class="secondary small" onClick={props.openSettings}>
+              Edit the filter
+            </button>
+          ) : null}
+        </div>
+      ) : null}
+      {props.settings.where.trim() ? (
+        <div class="active-filter muted small">
+          Filter: <code>{props.settings.where.trim()}</code>{' '}
+          <button type="button" class="link small" onClick={props.openSettings}>
+            change
+          </button>
+        </div>
+      ) : null}
       <form
         class="composer"
         onSubmit={(e) => {

@@ -41,6 +41,16 @@ export function formatBytes(bytes: number): string {
   return `${Number((bytes / 1024 ** 3).toFixed(1))} GB`;
 }
 
+/** "score 0.312 · vector 0.290 · BM25 4.10 · rerank 0.880": how each retriever scored a hit, for a tooltip. */
+export function scoreTitle(hit: Hit): string {
+  const parts = [`score ${hit.score.toFixed(3)}`];
+  const scores = hit.scores ?? {};
+  if (scores.vector !== undefined) parts.push(`vector ${scores.vector.toFixed(3)}`);
+  if (scores.bm25 !== undefined) parts.push(`BM25 ${scores.bm25.toFixed(2)}`);
+  if (scores.rerank !== undefined) parts.push(`rerank ${scores.rerank.toFixed(3)}`);
+  return parts.join(' · ');
+}
+
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -62,6 +72,8 @@ export interface Picture {
   caption: string;
   title: string;
   detail: string;
+  /** What a multimodal model saw in the picture at ingest. */
+  description?: string;
 }
 
 /** The full-size picture over the page; Escape or a click outside closes it. */
@@ -93,6 +105,7 @@ export function Lightbox(props: { picture: Picture; onClose: () => void }) {
         <img src={props.picture.url} alt={props.picture.caption || props.picture.title} />
         <figcaption>
           <strong>{props.picture.caption || 'No caption'}</strong>
+          {props.picture.description ? <span class="description">{props.picture.description}</span> : null}
           <span>
             {props.picture.title}
             {props.picture.detail ? ` · ${props.picture.detail}` : ''}
@@ -113,10 +126,19 @@ export function Thumb(props: {
   title: string;
   detail?: string;
   badge?: string;
+  /** Tooltip of the badge (e.g. how each retriever scored the hit). */
+  badgeTitle?: string;
+  description?: string | undefined;
   id?: string;
   onOpen: (picture: Picture) => void;
 }) {
-  const picture = { url: props.url, caption: props.caption, title: props.title, detail: props.detail ?? '' };
+  const picture: Picture = {
+    url: props.url,
+    caption: props.caption,
+    title: props.title,
+    detail: props.detail ?? '',
+    ...(props.description ? { description: props.description } : {}),
+  };
   return (
     <figure class="thumb" id={props.id}>
       <button
@@ -125,13 +147,45 @@ export function Thumb(props: {
         aria-label={`Open picture: ${props.caption || props.title}`}
       >
         <img src={props.url} alt={props.caption || props.title} loading="lazy" />
-        {props.badge ? <span class="badge">{props.badge}</span> : null}
+        {props.badge ? (
+          <span class="badge" title={props.badgeTitle}>
+            {props.badge}
+          </span>
+        ) : null}
       </button>
       <figcaption title={props.caption}>{props.caption || <em>No caption</em>}</figcaption>
+      {props.description ? (
+        <p class="thumb-description" title={props.description}>
+          {props.description}
+        </p>
+      ) : null}
       <div class="thumb-meta" title={props.detail}>
         {props.title}
       </div>
     </figure>
+  );
+}
+
+/** A picture hit as a thumbnail: caption, description, place and, on the badge's tooltip, its scores. */
+export function HitThumb(props: {
+  hit: Hit;
+  badge: string;
+  id?: string;
+  onOpen: (picture: Picture) => void;
+}) {
+  const { hit } = props;
+  return (
+    <Thumb
+      url={hit.mediaUrl!}
+      caption={hit.caption ?? ''}
+      title={hit.title}
+      detail={[hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ')}
+      badge={props.badge}
+      badgeTitle={scoreTitle(hit)}
+      description={hit.description}
+      {...(props.id ? { id: props.id } : {})}
+      onOpen={props.onOpen}
+    />
   );
 }
 
@@ -142,13 +196,17 @@ export function TextCard(props: { hit: Hit; n?: number; id?: string; showScore?:
   return (
     <article class={`text-card${props.cited ? ' cited' : ''}`} id={props.id}>
       <header>
-        {props.n !== undefined ? <span class="num">{props.n}</span> : null}
+        {props.n !== undefined ? (
+          <span class="num" title={scoreTitle(hit)}>
+            {props.n}
+          </span>
+        ) : null}
         <div class="text-card-title">
           <strong>{hit.title || baseName(hit.source)}</strong>
           {where ? <span class="muted">{where}</span> : null}
         </div>
         {props.showScore ? (
-          <span class="score" title="score">
+          <span class="score" title={scoreTitle(hit)}>
             {hit.score.toFixed(3)}
           </span>
         ) : null}

@@ -59,6 +59,8 @@ interface Upload {
   key: number;
   label: string;
   progress: number;
+  /** A web page by URL: nothing to upload, the server fetches it. */
+  fetching?: boolean;
   job?: Job;
   error?: { message: string; hint?: string | undefined };
 }
@@ -115,13 +117,19 @@ function UploadCard(props: { upload: Upload; onDismiss: () => void }) {
   const failed = job?.files.filter((f) => f.status === 'failed').length ?? 0;
   const running = !u.error && job?.status !== 'done' && job?.status !== 'failed';
   const fraction = job ? (total > 0 ? finished / total : 0) : u.progress;
-  let title = `Uploading ${u.label}…`;
+  let title = u.fetching ? `Sending ${u.label}…` : `Uploading ${u.label}…`;
   if (u.error) title = `Could not add ${u.label}`;
   else if (job?.status === 'queued') title = `Waiting to process ${u.label}…`;
   else if (job?.status === 'running')
-    title = `Processing ${finished} of ${total || '…'} file${total === 1 ? '' : 's'}…`;
+    title = u.fetching
+      ? `Fetching and reading ${u.label}…`
+      : `Processing ${finished} of ${total || '…'} file${total === 1 ? '' : 's'}…`;
   else if (job?.status === 'done')
-    title = `Done: ${plural(finished - failed, 'file')} added${failed ? `, ${failed} failed` : ''}`;
+    title = u.fetching
+      ? failed
+        ? `Could not add ${u.label}`
+        : `Done: ${plural(finished, 'page')} added`
+      : `Done: ${plural(finished - failed, 'file')} added${failed ? `, ${failed} failed` : ''}`;
   else if (job?.status === 'failed') title = 'The ingest stopped';
   return (
     <section class={`card upload-card${failed || u.error || job?.status === 'failed' ? ' has-errors' : ''}`}>
@@ -241,13 +249,10 @@ export function LibraryView(props: {
   const patch = (key: number, change: Partial<Upload>) =>
     setUploads((all) => all.map((u) => (u.key === key ? { ...u, ...change } : u)));
 
-  const start = async (picked: Picked[]) => {
-    if (picked.length === 0) return;
-    const key = Date.now() + Math.random();
-    const label = picked.length === 1 ? picked[0]!.path : `${picked.length} files`;
-    setUploads((all) => [{ key, label, progress: 0 }, ...all]);
+  /** Show a job's progress in its card until it is done, then refresh the sources. */
+  const track = async (key: number, submit: () => Promise<{ id: string }>) => {
     try {
-      const { id } = await upload(picked, (progress) => patch(key, { progress }));
+      const { id } = await submit();
       await followJob(id, (m) => {
         if (m.event === 'job' || m.event === 'done') patch(key, { job: JSON.parse(m.data) as Job });
         else if (m.event === 'file') {
@@ -268,6 +273,24 @@ export function LibraryView(props: {
     } finally {
       await props.reload();
     }
+  };
+
+  const start = async (picked: Picked[]) => {
+    if (picked.length === 0) return;
+    const key = Date.now() + Math.random();
+    const label = picked.length === 1 ? picked[0]!.path : `${picked.length} files`;
+    setUploads((all) => [{ key, label, progress: 0 }, ...all]);
+    await track(key, () => upload(picked, (progress) => patch(key, { progress })));
+  };
+
+  const [url, setUrl] = useState('');
+  const addUrl = async () => {
+    const address = url.trim();
+    if (!address) return;
+    const key = Date.now() + Math.random();
+    setUrl('');
+    setUploads((all) => [{ key, label: address, progress: 1, fetching: true }, ...all]);
+    await track(key, () => api.ingestUrls([address]));
   };
 
   const fromInput = (input: HTMLInputElement) => {
@@ -355,6 +378,36 @@ export function LibraryView(props: {
         />
       </div>
 
+      {props.config?.urlIngest !== false ? (
+        <form
+          class="url-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void addUrl();
+          }}
+        >
+          <label for="ingest-url">Add a web page by its address</label>
+          <div class="url-row">
+            <input
+              id="ingest-url"
+              type="url"
+              inputMode="url"
+              spellcheck={false}
+              placeholder="https://example.org/article.html"
+              value={url}
+              onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
+            />
+            <button type="submit" class="secondary" disabled={!/^https?:\/\/\S+/i.test(url.trim())}>
+              Add page
+            </button>
+          </div>
+          <p class="muted small">
+            The server fetches the page and its pictures; addresses on this machine or the local network are
+            refused unless the server allows them (<code>ingest.allowPrivateNetwork</code>).
+          </p>
+        </form>
+      ) : null}
+
       {uploads.map((u) => (
         <UploadCard
           key={u.key}
@@ -383,7 +436,7 @@ export function LibraryView(props: {
         {props.sources === null ? (
           <Spinner label="Loading sources" />
         ) : props.sources.length === 0 ? (
-          <EmptyState icon="🗂" title="Nothing here yet">
+          <EmptyState icon="⇪" title="Nothing here yet">
             <p>
               Drop files above to add them. Each file is read, its text split into passages and its pictures
               kept.

@@ -1,7 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type SearchResult } from './api';
-import { EmptyState, ErrorNote, formatLocation, type Picture, Spinner, TextCard, Thumb } from './components';
+import { EmptyState, ErrorNote, HitThumb, type Picture, plural, Spinner, TextCard } from './components';
 import { appendSearchFields, type Settings } from './settings';
+
+export const WHERE_EXAMPLE = 'type = pdf and page >= 3';
+export const WHERE_HELP =
+  'Fields: source, type, section, title, modality, page, slide, sheet, start, end, ingested. Operators: = != ~ (contains) > >= < <= in (a, b). Join with "and".';
 
 export function SearchView(props: {
   settings: Settings;
@@ -16,6 +20,8 @@ export function SearchView(props: {
   const [busy, setBusy] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [error, setError] = useState<{ message: string; hint?: string | undefined } | null>(null);
+  const [where, setWhere] = useState(() => sessionStorage.getItem('mmrag.searchWhere') ?? '');
+  const [whereError, setWhereError] = useState<string | null>(null);
   const pictureInput = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -28,19 +34,27 @@ export function SearchView(props: {
     return () => URL.revokeObjectURL(url);
   }, [picture]);
 
+  useEffect(() => sessionStorage.setItem('mmrag.searchWhere', where), [where]);
+
   const run = async (text: string, image: File | null) => {
     if (!text.trim() && !image) return;
     setBusy(true);
     setError(null);
+    setWhereError(null);
+    const filter = where.trim();
     try {
       const form = new FormData();
       if (text.trim()) form.append('q', text.trim());
       if (image) form.append('image', image, image.name);
       appendSearchFields(form, props.settings);
+      // A picture is searched in CLIP space whatever level the settings choose.
+      if (image) form.set('level', '3');
+      if (filter) form.append('where', filter);
       setResult(await api.search(form));
     } catch (err) {
-      const e = err as { message: string; hint?: string };
-      setError({ message: e.message, hint: e.hint });
+      const e = err as { message: string; hint?: string; code?: string };
+      if (filter && e.code === 'usage') setWhereError(e.message);
+      else setError({ message: e.message, hint: e.hint });
     } finally {
       setBusy(false);
     }
@@ -128,20 +142,70 @@ export function SearchView(props: {
           }}
         />
       </form>
+      <div class={`filter${whereError ? ' invalid' : ''}`}>
+        <div class="filter-row">
+          <label for="search-where">Filter</label>
+          <input
+            id="search-where"
+            type="text"
+            spellcheck={false}
+            placeholder={`e.g. ${WHERE_EXAMPLE}`}
+            value={where}
+            aria-invalid={whereError ? true : undefined}
+            aria-describedby="search-where-help"
+            title={WHERE_HELP}
+            onInput={(e) => {
+              setWhere((e.target as HTMLInputElement).value);
+              setWhereError(null);
+            }}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') {
+                e.preventDefault();
+                void run(query, picture);
+              }
+            }}
+          />
+          {where ? (
+            <button
+              type="button"
+              class="ghost small"
+              onClick={() => {
+                setWhere('');
+                setWhereError(null);
+              }}
+              aria-label="Clear the filter"
+            >
+              ×
+            </button>
+          ) : null}
+        </div>
+        <p
+          id="search-where-help"
+          class={`filter-help small${whereError ? ' error-text' : ' muted'}`}
+          role={whereError ? 'alert' : undefined}
+        >
+          {whereError ?? (
+            <>
+              Only items that match, e.g. <code>{WHERE_EXAMPLE}</code>, <code>source ~ report</code>,{' '}
+              <code>modality = image</code>.
+            </>
+          )}
+        </p>
+      </div>
 
       {error ? <ErrorNote message={error.message} hint={error.hint} /> : null}
       {busy && !result ? <Spinner label="Searching" /> : null}
 
       {!result && !busy ? (
         empty ? (
-          <EmptyState icon="🔎" title="Nothing to search yet">
+          <EmptyState icon="⌕" title="Nothing to search yet">
             <p>Add files in the Library first.</p>
             <button type="button" class="primary" onClick={props.goLibrary}>
               Go to the Library
             </button>
           </EmptyState>
         ) : (
-          <EmptyState icon="🔎" title="Search without asking a model">
+          <EmptyState icon="⌕" title="Search without asking a model">
             <p>
               Type words to find the passages and pictures closest in meaning, or drop a picture to find
               similar ones.
@@ -156,6 +220,14 @@ export function SearchView(props: {
         </EmptyState>
       ) : null}
 
+      {result && !nothing ? (
+        <p class="result-meta muted small">
+          {plural(result.images.length, 'picture')} and {plural(result.text.length, 'passage')}
+          {result.level ? ` · level ${result.level}` : ''}
+          {result.mode ? ` · ${result.mode === 'bm25' ? 'BM25' : result.mode}` : ''}
+          {' · '}hover a score for how each retriever ranked it
+        </p>
+      ) : null}
       {result && result.images.length > 0 ? (
         <section class="card">
           <header>
@@ -164,15 +236,7 @@ export function SearchView(props: {
           </header>
           <div class="thumb-grid">
             {result.images.map((hit) => (
-              <Thumb
-                key={hit.id}
-                url={hit.mediaUrl!}
-                caption={hit.caption ?? ''}
-                title={hit.title}
-                detail={[hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ')}
-                badge={hit.score.toFixed(2)}
-                onOpen={props.onOpen}
-              />
+              <HitThumb key={hit.id} hit={hit} badge={hit.score.toFixed(2)} onOpen={props.onOpen} />
             ))}
           </div>
         </section>

@@ -1,12 +1,20 @@
 // Ask and search settings, remembered in the browser. Empty fields mean "the server's default".
 
 export interface Settings {
-  level: 3;
+  /** '' : the server's configured level. */
+  level: '' | '1' | '2' | '3';
+  mode: '' | 'hybrid' | 'vector' | 'bm25';
   scoring: '' | 'cosine' | 'softmax';
   textK: string;
   imageK: string;
   textThreshold: string;
   imageThreshold: string;
+  /** MMR lambda in (0, 1]; empty: the server's default. */
+  diversity: string;
+  /** '' : the server's default (on when a reranker is configured). */
+  rerank: '' | 'on' | 'off';
+  /** The filter (`where`) applied to questions. */
+  where: string;
   provider: '' | 'auto' | 'ollama' | 'openai' | 'none';
   model: string;
 }
@@ -14,20 +22,62 @@ export interface Settings {
 const KEY = 'mmrag.settings';
 
 export const DEFAULT_SETTINGS: Settings = {
-  level: 3,
+  level: '',
+  mode: '',
   scoring: '',
   textK: '',
   imageK: '',
   textThreshold: '',
   imageThreshold: '',
+  diversity: '',
+  rerank: '',
+  where: '',
   provider: '',
   model: '',
 };
 
+/** What each level does, in one line (the settings panel and the answer footer use them). */
+export const LEVELS: Array<{ level: 1 | 2 | 3; name: string; line: string }> = [
+  {
+    level: 1,
+    name: 'Text only',
+    line: 'Pictures, recordings and tables are searched and shown to the model as text (captions, OCR, transcripts).',
+  },
+  {
+    level: 2,
+    name: 'Text retrieval + pictures',
+    line: 'Searched by their text forms; the pictures found are handed to the model.',
+  },
+  {
+    level: 3,
+    name: 'Multimodal',
+    line: 'Text and pictures searched together by meaning (CLIP); the model sees both.',
+  },
+];
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | '' {
+  const text = value === undefined || value === null ? '' : String(value);
+  return (allowed as readonly string[]).includes(text) ? (text as T) : '';
+}
+
 export function loadSettings(): Settings {
   try {
-    const saved = JSON.parse(localStorage.getItem(KEY) ?? '{}') as Partial<Settings>;
-    return { ...DEFAULT_SETTINGS, ...saved, level: 3 };
+    const saved = JSON.parse(localStorage.getItem(KEY) ?? '{}') as Record<string, unknown>;
+    const text = (key: keyof Settings) => (typeof saved[key] === 'string' ? (saved[key] as string) : '');
+    return {
+      level: oneOf(saved.level, ['1', '2', '3'] as const),
+      mode: oneOf(saved.mode, ['hybrid', 'vector', 'bm25'] as const),
+      scoring: oneOf(saved.scoring, ['cosine', 'softmax'] as const),
+      textK: text('textK'),
+      imageK: text('imageK'),
+      textThreshold: text('textThreshold'),
+      imageThreshold: text('imageThreshold'),
+      diversity: text('diversity'),
+      rerank: oneOf(saved.rerank, ['on', 'off'] as const),
+      where: text('where'),
+      provider: oneOf(saved.provider, ['auto', 'ollama', 'openai', 'none'] as const),
+      model: text('model'),
+    };
   } catch {
     return { ...DEFAULT_SETTINGS };
   }
@@ -41,6 +91,17 @@ function num(value: string): number | undefined {
   if (value.trim() === '') return undefined;
   const n = Number(value);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/** Level, mode, diversity and rerank: the options Ask and Search share. */
+function retrievalOptions(s: Settings): Record<string, unknown> {
+  const diversity = num(s.diversity);
+  return {
+    ...(s.level ? { level: Number(s.level) } : {}),
+    ...(s.mode ? { mode: s.mode } : {}),
+    ...(diversity !== undefined ? { diversity } : {}),
+    ...(s.rerank ? { rerank: s.rerank === 'on' } : {}),
+  };
 }
 
 /** The retrieval and model options of an /api/ask body. */
@@ -57,17 +118,19 @@ export function askOptions(s: Settings): Record<string, unknown> {
   if (s.provider) llm.provider = s.provider;
   if (s.model.trim()) llm.model = s.model.trim();
   return {
-    level: 3,
+    ...retrievalOptions(s),
     ...(s.scoring ? { scoring: s.scoring } : {}),
     ...(group(s.textK, s.textThreshold) ? { text: group(s.textK, s.textThreshold) } : {}),
     ...(group(s.imageK, s.imageThreshold) ? { image: group(s.imageK, s.imageThreshold) } : {}),
+    ...(s.where.trim() ? { where: s.where.trim() } : {}),
     ...(Object.keys(llm).length > 0 ? { llm } : {}),
   };
 }
 
-/** The same options as multipart fields of POST /api/search. */
+/** The same options as multipart fields of POST /api/search (the search view has its own filter). */
 export function appendSearchFields(form: FormData, s: Settings): void {
   if (s.scoring) form.append('scoring', s.scoring);
+  for (const [name, value] of Object.entries(retrievalOptions(s))) form.append(name, String(value));
   for (const [name, value] of [
     ['textK', s.textK],
     ['imageK', s.imageK],
