@@ -486,9 +486,10 @@ export class KnowledgeBase {
       return result;
     }
     if (!llm) {
-      const url = this.config.llm.url ?? 'http://127.0.0.1:11434';
+      const effective = { ...this.config.llm, ...definedOnly(options.llmConfig ?? {}) };
+      const url = effective.url ?? 'http://127.0.0.1:11434';
       result.error =
-        this.config.llm.provider === 'none'
+        effective.provider === 'none'
           ? { code: 'llm_none', message: 'No language model answered: answering is turned off (--llm none).' }
           : {
               code: 'llm_none',
