@@ -23,7 +23,18 @@ function heading(hit: Hit): string {
 /** Human-readable search results. */
 export function formatHits(result: { text: Hit[]; images: Hit[] }, scoring: string): string {
   const lines: string[] = [];
-  const score = (hit: Hit) => hit.score.toFixed(scoring === 'softmax' ? 4 : 3);
+  const score = (hit: Hit) => {
+    const main = hit.score.toFixed(scoring === 'softmax' && !hit.scores ? 4 : 3);
+    if (!hit.scores) return main;
+    // Fused scores are rank-based: show what each retriever thought of the hit.
+    const parts = [
+      hit.scores.vector !== undefined &&
+        `${scoring === 'softmax' ? 'p' : 'cos'} ${hit.scores.vector.toFixed(3)}`,
+      hit.scores.bm25 !== undefined && `bm25 ${hit.scores.bm25.toFixed(2)}`,
+      hit.scores.rerank !== undefined && `rerank ${hit.scores.rerank.toFixed(3)}`,
+    ].filter(Boolean);
+    return parts.length > 0 ? `${main} (${parts.join(', ')})` : main;
+  };
   lines.push(`Text (${result.text.length})`);
   if (result.text.length === 0) lines.push('  no text passed the threshold');
   result.text.forEach((hit, i) => {
