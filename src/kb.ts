@@ -160,7 +160,15 @@ export class KnowledgeBase {
     const metaPath = join(dir, 'kb.json');
     let meta: KbMeta | undefined;
     if (existsSync(metaPath)) {
-      meta = JSON.parse(readFileSync(metaPath, 'utf8')) as KbMeta;
+      try {
+        meta = JSON.parse(readFileSync(metaPath, 'utf8')) as KbMeta;
+      } catch (err) {
+        throw new MmragError(
+          `The knowledge base's settings file ${metaPath} is unreadable: ${errorMessage(err)}`,
+          'Restore it from a backup, or re-ingest into a new --kb folder.',
+          'kb_corrupt',
+        );
+      }
       if (meta.schemaVersion > SCHEMA_VERSION) {
         throw new MmragError(
           `The knowledge base ${dir} was written by a newer mmrag (schema ${meta.schemaVersion}, this one reads ${SCHEMA_VERSION}).`,

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { errorMessage, MmragError } from '../errors.js';
+import { displayUrl, redactSecret } from '../generate/providers/errors.js';
 import type { Transcriber, TranscriptSegment } from './types.js';
 
 export const SAMPLE_RATE = 16_000;
@@ -47,7 +48,11 @@ export async function encodeWav16(
   samples: Float32Array,
   sampleRate = SAMPLE_RATE,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const { WaveFile } = await import('wavefile');
+  // wavefile is CommonJS: under plain Node its classes sit on the default export (bundlers also hoist them).
+  const wavefile = (await import('wavefile')) as typeof import('wavefile') & {
+    default?: typeof import('wavefile');
+  };
+  const WaveFile = wavefile.WaveFile ?? wavefile.default!.WaveFile;
   const pcm = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {
     const s = Math.max(-1, Math.min(1, samples[i]!));
@@ -253,6 +258,9 @@ export function openAiResponseToSegments(
 export function createOpenAiTranscriber(options: OpenAiTranscriberOptions): Transcriber {
   const base = options.url.replace(/\/+$/, '');
   const endpoint = `${base}/audio/transcriptions`;
+  // What errors may show: servers echo the key they got in their error messages, and URLs can hold a password.
+  const shown = displayUrl(endpoint);
+  const scrub = (text: string) => redactSecret(text, options.apiKey);
   const maxSeconds = options.maxRequestSeconds ?? 600;
   const timeoutMs = options.timeoutMs ?? 600_000;
 
@@ -281,7 +289,7 @@ export function createOpenAiTranscriber(options: OpenAiTranscriberOptions): Tran
         ? `no answer within ${Math.round(timeoutMs / 1000)} s`
         : errorMessage(err);
       throw new MmragError(
-        `transcription server ${endpoint} unreachable: ${reason}`,
+        `transcription server ${shown} unreachable: ${scrub(reason)}`,
         'Check that the server runs and the transcription URL is right.',
         'transcriber_unreachable',
         { cause: err },
@@ -290,7 +298,7 @@ export function createOpenAiTranscriber(options: OpenAiTranscriberOptions): Tran
     const bodyText = await response.text();
     if (!response.ok) {
       throw new MmragError(
-        `transcription server ${endpoint} answered ${response.status}: ${bodyText.slice(0, 300)}`,
+        `transcription server ${shown} answered ${response.status}: ${scrub(bodyText).slice(0, 300)}`,
         response.status === 401 || response.status === 403
           ? 'Check the API key for transcription.'
           : `Check that the server serves the model "${options.model}".`,
@@ -302,7 +310,7 @@ export function createOpenAiTranscriber(options: OpenAiTranscriberOptions): Tran
       body = JSON.parse(bodyText);
     } catch {
       throw new MmragError(
-        `transcription server ${endpoint} did not answer JSON: ${bodyText.slice(0, 200)}`,
+        `transcription server ${shown} did not answer JSON: ${scrub(bodyText).slice(0, 200)}`,
         'The server must support response_format=verbose_json.',
         'transcriber_failed',
       );

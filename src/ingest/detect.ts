@@ -83,6 +83,9 @@ export function sniffType(bytes: Uint8Array): SourceType | 'zip' | undefined {
     if (kind === 'AVI ') return 'video';
   }
   if (bytes.length >= 4 && (ascii(bytes, 0, 4) === 'fLaC' || ascii(bytes, 0, 3) === 'ID3')) return 'audio';
+  // A UTF-16 byte order mark: FF FE would otherwise pass for an MP3 frame sync.
+  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)))
+    return undefined;
   if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0) return 'audio';
   if (bytes.length >= 4 && ascii(bytes, 0, 4) === 'OggS') return 'audio';
   if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3)
@@ -120,7 +123,8 @@ export function detectType(path: string, bytes: Uint8Array): Detection {
         : byContent === 'zip'
           ? 'a zip archive'
           : `a ${byContent} file`;
-    return { mismatch: `named like a ${byName} file but its content is ${what}` };
+    const article = /^[aeiou]/.test(byName) ? 'an' : 'a';
+    return { mismatch: `named like ${article} ${byName} file but its content is ${what}` };
   }
   if (byContent && byContent !== 'zip' && BINARY_TYPES.has(byContent)) return { type: byContent };
   if (byName) return { type: byName };

@@ -199,12 +199,40 @@ export async function openZipSafely(bytes: Uint8Array, limits: ArchiveLimits, fi
     return await JSZipClass.loadAsync(bytes);
   } catch (err) {
     throw new MmragError(
-      `${file}: cannot open as a zip-based office file: ${(err as Error).message}`,
+      `${file}: cannot open as a zip-based office file: ${zipFailureReason(err)}`,
       'Check that the file is complete; re-save it from its application.',
       'bad_file',
       { cause: err },
     );
   }
+}
+
+/**
+ * JSZip's and zlib's words for a damaged archive, said plainly (their messages hold raw bytes and "Bug" for
+ * what is damaged input).
+ */
+export function zipFailureReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/uncompressed data size mismatch|crc32 mismatch/i.test(message))
+    return 'its content does not match the size or checksum recorded for it';
+  if (/unexpected signature/i.test(message))
+    return 'an entry is not where the zip directory says (the file is damaged)';
+  if (/compression .* unknown/i.test(message))
+    return 'an entry has an unknown compression method (the file is damaged)';
+  if (/End of data reached/i.test(message))
+    return 'the zip data ends early (the file is truncated or damaged)';
+  if (/records in central dir/i.test(message)) return 'the zip directory is damaged';
+  if (
+    /invalid|incorrect|unexpected end|too far back/i.test(message) &&
+    /(code|block|distance|header|length|stored)/i.test(message)
+  )
+    return `compressed data is damaged (${message})`;
+  const printable = [...message]
+    .map((ch) =>
+      ch.charCodeAt(0) < 0x20 || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) < 0xa0) ? '?' : ch,
+    )
+    .join('');
+  return printable.trim() || 'the file is damaged';
 }
 
 /** True for OLE2 compound files (legacy Office, and password-protected OOXML). */
@@ -242,7 +270,7 @@ export async function readZipBytes(
   } catch (err) {
     if (err instanceof MmragError) throw err;
     throw new MmragError(
-      `${file}: its part ${name} is damaged: ${(err as Error).message}`,
+      `${file}: its part ${name} is damaged: ${zipFailureReason(err)}`,
       'Re-save the file from its application.',
       'bad_file',
       { cause: err },
@@ -321,7 +349,7 @@ export async function verifyZipExpansion(zip: JSZip, limits: ArchiveLimits, file
     } catch (err) {
       if (err instanceof MmragError) throw err;
       throw new MmragError(
-        `${file}: its part ${entry.name} is damaged: ${(err as Error).message}`,
+        `${file}: its part ${entry.name} is damaged: ${zipFailureReason(err)}`,
         'Re-save the file from its application.',
         'bad_file',
         { cause: err },

@@ -245,6 +245,8 @@ export function createApp(kb: KnowledgeBase, options: AppOptions = {}): MmragApp
 
   app.onError((err, c) => {
     const { status, body } = errorBody(err);
+    // The rest of a refused upload is still on the wire: close the connection rather than read it as a request.
+    if (status === 413) c.header('Connection', 'close');
     return c.json(body, status as 400);
   });
   app.notFound((c) =>

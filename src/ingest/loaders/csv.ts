@@ -2,6 +2,7 @@ import { basename, extname } from 'node:path';
 import { MmragError } from '../../errors.js';
 import type { TextItemDraft } from '../../types.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
+import { parserFailureReason } from './parse-error.js';
 import { nonEmptyRows, sheetItems } from './spreadsheet.js';
 
 export type Delimiter = ',' | ';' | '\t';
@@ -85,7 +86,7 @@ export class CsvLoader implements Loader {
       }) as string[][];
     } catch (err) {
       throw new MmragError(
-        `${file}: cannot parse as ${delimiter === '\t' ? 'tab' : `"${delimiter}"`}-separated values: ${(err as Error).message}`,
+        `${file}: cannot parse as ${delimiter === '\t' ? 'tab' : `"${delimiter}"`}-separated values: ${parserFailureReason(err)}`,
         'Check the quoting of the line named above.',
         'bad_file',
         { cause: err },

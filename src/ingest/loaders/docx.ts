@@ -8,6 +8,7 @@ import { chunkText } from '../chunk.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 import { splitTable, tableChunkChars } from '../tables.js';
 import { openZipSafely, readZipBytes, readZipText, requireZipText, verifyZipExpansion } from '../zip.js';
+import { parserFailureReason } from './parse-error.js';
 
 export const NO_CAPTION = 'No caption available';
 
@@ -208,7 +209,7 @@ async function docxBlocks(bytes: Uint8Array, file: string): Promise<DocBlock[]> 
     html = result.value;
   } catch (err) {
     throw new MmragError(
-      `${file}: cannot read the Word document: ${(err as Error).message}`,
+      `${file}: cannot read the Word document: ${parserFailureReason(err)}`,
       'Re-save the file from Word or LibreOffice as .docx.',
       'bad_file',
       { cause: err },

@@ -3,7 +3,7 @@ import { hasReadableText } from '../../enrich/ocr.js';
 import { MmragError } from '../../errors.js';
 import type { ItemDraft } from '../../types.js';
 import { chunkText } from '../chunk.js';
-import { sniffImageMime } from '../image-decode.js';
+import { decodeToRgb, sniffImageMime } from '../image-decode.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 
 /** Picture formats the image loader takes (BMP is converted to PNG, since sharp cannot read it). */
@@ -301,6 +301,21 @@ export class ImageLoader implements Loader {
         'too_large',
         'Raise maxImagePixels if the picture is genuine.',
       );
+    }
+
+    // The header can be whole while the pixels are cut short: decode once (small) so that a truncated picture
+    // fails here with its reason, rather than being dropped later and leaving a file with no items.
+    if (mime !== 'image/bmp') {
+      try {
+        await decodeToRgb(input.bytes, { maxPixels: ctx.limits.maxImagePixels, maxSide: 64 });
+      } catch (err) {
+        throw fail(
+          `${err instanceof Error ? err.message : String(err)} (the file is truncated or damaged)`,
+          'bad_image',
+          undefined,
+          err,
+        );
+      }
     }
 
     let picture = { bytes: input.bytes, mime, origin: file };

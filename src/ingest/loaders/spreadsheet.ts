@@ -8,6 +8,7 @@ import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 import { splitTable, tableChunkChars, trimTable } from '../tables.js';
 import { openZipSafely, requireZipText, verifyZipExpansion } from '../zip.js';
 import { childElements, loadXml, odfMimetype, odfText } from './docx.js';
+import { parserFailureReason } from './parse-error.js';
 
 /** A sheet as text: its non-empty rows with their 1-based spreadsheet row numbers. */
 export interface SheetRows {
@@ -98,7 +99,7 @@ async function xlsxSheets(bytes: Uint8Array, file: string): Promise<SheetRows[]>
     );
   } catch (err) {
     throw new MmragError(
-      `${file}: cannot read the workbook: ${(err as Error).message}`,
+      `${file}: cannot read the workbook: ${parserFailureReason(err)}`,
       'Re-save the file from Excel or LibreOffice as .xlsx.',
       'bad_file',
       { cause: err },
