@@ -125,7 +125,12 @@ export function createTesseractOcr(opts: TesseractOcrOptions = {}): OcrEngine {
       logger: () => {},
       errorHandler: () => {},
     };
-    const make = () => Tesseract.createWorker(langs, Tesseract.OEM.LSTM_ONLY, options);
+    const make = async () => {
+      const worker = await Tesseract.createWorker(langs, Tesseract.OEM.LSTM_ONLY, options);
+      // Pictures rarely carry a resolution; without one tesseract guesses and prints a warning to stderr.
+      await worker.setParameters({ user_defined_dpi: '300' });
+      return worker;
+    };
     try {
       if (workerCount === 1) {
         const worker = await make();
