@@ -1,4 +1,7 @@
 /** Shared pieces of the benchmarks: seeded data, timing statistics, exact ground truth, table printing. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import osModule from 'node:os';
+import pathModule from 'node:path';
 import { dotAllPlain } from '../src/retrieve/dot.js';
 import { encodeModule, F32, I32, op, V128 } from '../src/retrieve/wasm/encoder.js';
 
@@ -200,4 +203,66 @@ export function formatTable(header: string[], rows: string[][]): string {
 export function formatMarkdownTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map((_, c) => (c === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+/** Like `timeEach`, for asynchronous calls (awaited one after the other). */
+export async function timeEachAsync(
+  count: number,
+  warmup: number,
+  run: (i: number) => Promise<void>,
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await run(i % count);
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await run(i);
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}
+
+/** `12.3` style milliseconds: 3 significant digits. */
+export function formatMs(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+/** Parses `10k`, `1m`, `5000`. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(text.trim());
+  if (!match) throw new Error(`bad size "${text}": use e.g. 10k, 100k, 1m or 5000`);
+  const scale = { '': 1, k: 1e3, m: 1e6 }[match[2]!.toLowerCase() as '' | 'k' | 'm'];
+  return Math.round(Number(match[1]) * scale);
+}
+
+export function sizeLabel(n: number): string {
+  if (n >= 1e6 && n % 1e6 === 0) return `${n / 1e6}M`;
+  if (n >= 1e3 && n % 1e3 === 0) return `${n / 1e3}k`;
+  return String(n);
+}
+
+/** Machine facts every result file records. */
+export function machineInfo(): {
+  cpu: string;
+  cores: number;
+  memoryGb: number;
+  node: string;
+  platform: string;
+} {
+  const cpus = osModule.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGb: Math.round(osModule.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${osModule.platform()} ${osModule.release()}`,
+  };
+}
+
+/** Writes a result file under bench/results/ (or `out`) and says where. */
+export function writeResults(name: string, out: string | null, data: unknown): string {
+  const date = new Date().toISOString().slice(0, 10);
+  const file = out ?? pathModule.join(process.cwd(), 'bench', 'results', `${name}-${date}.json`);
+  mkdirSync(pathModule.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ date, machine: machineInfo(), ...(data as object) }, null, 2)}\n`);
+  return file;
 }

@@ -5,13 +5,15 @@
  * Each size runs in its own child process so that its peak RSS is its own.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dotAllPlain } from '../src/retrieve/dot.js';
+import { rankVectors, setVectorSearchListener, type VectorSearchMethod } from '../src/retrieve/search.js';
 import { VectorMatrix } from '../src/retrieve/simd.js';
 import { softmaxTopK, topK } from '../src/retrieve/topk.js';
+import { LanceStore } from '../src/store/lance.js';
 import {
   ClusteredVectors,
   exactTopK,
@@ -25,7 +27,9 @@ import {
   referenceSearch,
   seededRandom,
   timeEach,
+  timeEachAsync,
 } from './lib.js';
+import { writeSyntheticRows } from './synthetic-kb.js';
 
 const DIM = 512;
 const K = 10;
@@ -46,6 +50,29 @@ interface Options {
   seed: number;
   out: string | null;
   child: number | null;
+  /** Skip the ANN index (row c): no LanceDB table is written. */
+  noAnn: boolean;
+  /** Internal: query an existing store in a fresh process (its RSS is the ANN search's own). */
+  annQueryChild: string | null;
+}
+
+interface AnnResult {
+  writeSeconds: number;
+  /** store.optimize(): full-text index, compaction, and the IVF_HNSW_SQ build. */
+  buildSeconds: number;
+  /** Filtered queries (an allow-list of a fraction of the items): recall against the exact filtered top 10. */
+  filtered: Array<{ fraction: number; p50: number; p99: number; recall: number; methods: string }>;
+  /** A fresh process opening the store and running the same queries. */
+  fresh: {
+    firstQueryMs: number;
+    p50: number;
+    recall: number;
+    peakRssMb: number;
+    /** Resident memory after opening the store, after the first query, and after every query. */
+    rssOpenMb: number;
+    rssFirstMb: number;
+    rssEndMb: number;
+  } | null;
 }
 
 interface MethodResult {
@@ -72,6 +99,7 @@ interface SizeResult {
   /** Mean number of hits the reference returns with its own text defaults (k 15, threshold 0.01, T 0.25). */
   referenceHitsAtDefaults: number;
   methods: Record<string, MethodResult>;
+  ann?: AnnResult;
 }
 
 function parseSize(text: string): number {
@@ -79,6 +107,151 @@ function parseSize(text: string): number {
   if (!match) throw new Error(`bad size "${text}": use e.g. 10k, 100k, 1m or 5000`);
   const scale = { '': 1, k: 1e3, m: 1e6 }[match[2]!.toLowerCase() as '' | 'k' | 'm'];
   return Math.round(Number(match[1]) * scale);
+}
+
+const ANN_PARAMS = { k: K, threshold: -1, temperature: 1 };
+
+/** The ANN store's data: the same vectors and queries, so recall is against the same truth. */
+async function runAnn(
+  n: number,
+  matrix: VectorMatrix,
+  queries: Float32Array[],
+  truth: number[][],
+  methods: Record<string, MethodResult>,
+): Promise<AnnResult> {
+  const dir = path.join(os.tmpdir(), `mmrag-bench-ann-${n}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  const store = await LanceStore.open(dir, { ann: { threshold: 1, columns: ['vector'] } });
+  const rows = matrix.view();
+  log(`N=${n}: writing ${n} rows into LanceDB`);
+  const writeSeconds = await writeSyntheticRows(store, {
+    n,
+    dim: DIM,
+    vectorOf: (first, count) => rows.slice(first * DIM, (first + count) * DIM),
+  });
+  log(`N=${n}: written in ${writeSeconds.toFixed(1)} s; building the index (optimize)`);
+  const buildStart = performance.now();
+  await store.optimize();
+  const buildSeconds = (performance.now() - buildStart) / 1000;
+  log(`N=${n}: optimize + IVF_HNSW_SQ build ${buildSeconds.toFixed(1)} s`);
+  const used: VectorSearchMethod[] = [];
+  setVectorSearchListener((u) => used.push(u.method));
+  const indexOf = (id: string) => Number(id.slice(1));
+  const annFound: number[][] = [];
+  const annSamples = await timeEachAsync(queries.length, WARMUP, async (i) => {
+    const ranking = await rankVectors(
+      store,
+      'image',
+      'vector',
+      queries[i]!,
+      ANN_PARAMS,
+      'cosine',
+      K,
+      undefined,
+    );
+    annFound[i] = ranking!.ranked.map((r) => indexOf(r.id));
+  });
+  if (used.some((m) => m !== 'ann')) throw new Error('the ANN row did not use the index');
+  methods.ann = summarize(
+    'mmrag ANN: LanceDB IVF_HNSW_SQ + exact re-score',
+    annSamples,
+    meanRecall(annFound, truth),
+  );
+
+  const scores = new Float32Array(n);
+  const filtered: AnnResult['filtered'] = [];
+  for (const fraction of [0.5, 0.1, 0.01]) {
+    const modulus = Math.round(1 / fraction);
+    const allowed = new Set<string>();
+    for (let i = 0; i < n; i += modulus) allowed.add(`r${i}`);
+    const filteredTruth = queries.map((q) => {
+      const dots = matrix.dotAll(q, scores);
+      const subset = new Float32Array(Math.ceil(n / modulus));
+      for (let i = 0, j = 0; i < n; i += modulus, j++) subset[j] = dots[i]!;
+      return topK(subset, K).map((h) => h.index * modulus);
+    });
+    used.length = 0;
+    const found: number[][] = [];
+    const samples = await timeEachAsync(queries.length, 2, async (i) => {
+      const ranking = await rankVectors(
+        store,
+        'image',
+        'vector',
+        queries[i]!,
+        ANN_PARAMS,
+        'cosine',
+        K,
+        allowed,
+      );
+      found[i] = ranking!.ranked.map((r) => indexOf(r.id));
+    });
+    const counts = new Map<string, number>();
+    for (const m of used) counts.set(m, (counts.get(m) ?? 0) + 1);
+    filtered.push({
+      fraction,
+      p50: percentile(samples, 50),
+      p99: percentile(samples, 99),
+      recall: meanRecall(found, filteredTruth),
+      methods: [...counts].map(([m, c]) => `${m} ${c}`).join(', '),
+    });
+  }
+  setVectorSearchListener(undefined);
+  await store.close();
+
+  // The same queries from a fresh process: first-query latency and the RSS of ANN search alone.
+  const queryFile = path.join(dir, 'queries.json');
+  writeFileSync(queryFile, JSON.stringify({ queries: queries.map((q) => Array.from(q)), truth }));
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--ann-query-child', dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  const fresh =
+    child.status === 0 ? (JSON.parse(child.stdout.trim().split('\n').pop()!) as AnnResult['fresh']) : null;
+  rmSync(dir, { recursive: true, force: true });
+  return { writeSeconds, buildSeconds, filtered, fresh };
+}
+
+async function annQueryChild(dir: string): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const data = JSON.parse(readFileSync(path.join(dir, 'queries.json'), 'utf8')) as {
+    queries: number[][];
+    truth: number[][];
+  };
+  const queries = data.queries.map((q) => Float32Array.from(q));
+  const rss = () => process.memoryUsage().rss / 2 ** 20;
+  const started = performance.now();
+  const store = await LanceStore.open(dir, { ann: { threshold: 1, columns: ['vector'] } });
+  const rssOpenMb = rss();
+  const first = await rankVectors(store, 'image', 'vector', queries[0]!, ANN_PARAMS, 'cosine', K, undefined);
+  const firstQueryMs = performance.now() - started;
+  const rssFirstMb = rss();
+  if (!first) throw new Error('no hits');
+  const found: number[][] = [];
+  const samples = await timeEachAsync(queries.length, WARMUP, async (i) => {
+    const ranking = await rankVectors(
+      store,
+      'image',
+      'vector',
+      queries[i]!,
+      ANN_PARAMS,
+      'cosine',
+      K,
+      undefined,
+    );
+    found[i] = ranking!.ranked.map((r) => Number(r.id.slice(1)));
+  });
+  const rssEndMb = rss();
+  await store.close();
+  const result = {
+    rssOpenMb,
+    rssFirstMb,
+    rssEndMb,
+    firstQueryMs,
+    p50: percentile(samples, 50),
+    recall: meanRecall(found, data.truth),
+    peakRssMb: peakRssMb(),
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 function parseOptions(argv: string[]): Options {
@@ -89,6 +262,8 @@ function parseOptions(argv: string[]): Options {
     seed: 1,
     out: null,
     child: null,
+    noAnn: false,
+    annQueryChild: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -99,9 +274,13 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--seed') options.seed = Number(value);
     else if (flag === '--out') options.out = value;
     else if (flag === '--child') options.child = parseSize(value);
-    else if (flag === '--help') {
+    else if (flag === '--ann-query-child') options.annQueryChild = value;
+    else if (flag === '--no-ann') {
+      options.noAnn = true;
+      continue;
+    } else if (flag === '--help') {
       console.log(
-        'usage: search.js [--sizes 10k,100k,1m] [--queries 50] [--ref-queries N] [--seed 1] [--out file.json]',
+        'usage: search.js [--sizes 10k,100k,1m] [--queries 50] [--ref-queries N] [--seed 1] [--no-ann] [--out file.json]',
       );
       process.exit(0);
     } else throw new Error(`unknown flag ${flag}`);
@@ -131,7 +310,7 @@ function meanRecall(found: number[][], truth: number[][]): number {
 }
 
 /** One size, in this process. */
-function runSize(n: number, options: Options): SizeResult {
+async function runSize(n: number, options: Options): Promise<SizeResult> {
   const random = seededRandom(options.seed * 7919 + 17);
   const generator = new ClusteredVectors(DIM, CLUSTERS, SPREAD, options.seed);
   const matrix = new VectorMatrix(DIM, { initialCapacity: n });
@@ -220,6 +399,8 @@ function runSize(n: number, options: Options): SizeResult {
     meanRecall(referenceFound, truth.slice(0, referenceQueries)),
   );
   const agreeing = referenceFound.filter((found, i) => found.join() === softmaxFound[i]!.join()).length;
+  const peakBeforeAnn = peakRssMb();
+  const ann = options.noAnn ? undefined : await runAnn(n, matrix, queries, truth, methods);
 
   return {
     n,
@@ -230,10 +411,11 @@ function runSize(n: number, options: Options): SizeResult {
     generateSeconds,
     matrixMb: (n * DIM * 4) / 2 ** 20,
     rssDuringExactMb,
-    peakRssMb: peakRssMb(),
+    peakRssMb: peakBeforeAnn,
     referenceAgreement: agreeing / referenceQueries,
     referenceHitsAtDefaults: hitsAtDefaults / queries.length,
     methods,
+    ann,
   };
 }
 
@@ -297,10 +479,63 @@ function memoryRows(results: SizeResult[]): { header: string[]; rows: string[][]
   return { header, rows };
 }
 
-function main(): void {
+function annRows(results: SizeResult[]): { header: string[]; rows: string[][] } {
+  const header = [
+    'N',
+    'write s',
+    'index build s',
+    'ANN p50 ms',
+    'recall@10',
+    'fresh process: first query ms',
+    'fresh p50 ms',
+    'fresh RSS MB: open / 1st query / end / peak',
+  ];
+  const rows = results.flatMap((r) => {
+    if (!r.ann) return [];
+    const a = r.methods.ann!;
+    return [
+      [
+        sizeLabel(r.n),
+        r.ann.writeSeconds.toFixed(1),
+        r.ann.buildSeconds.toFixed(1),
+        ms(a.p50),
+        a.recall!.toFixed(3),
+        r.ann.fresh ? ms(r.ann.fresh.firstQueryMs) : '-',
+        r.ann.fresh ? ms(r.ann.fresh.p50) : '-',
+        r.ann.fresh
+          ? [r.ann.fresh.rssOpenMb, r.ann.fresh.rssFirstMb, r.ann.fresh.rssEndMb, r.ann.fresh.peakRssMb]
+              .map((x) => x.toFixed(0))
+              .join(' / ')
+          : '-',
+      ],
+    ];
+  });
+  return { header, rows };
+}
+
+function filteredRows(results: SizeResult[]): { header: string[]; rows: string[][] } {
+  const header = ['N', 'filter keeps', 'p50 ms', 'p99 ms', 'recall@10 (vs exact filtered)', 'path taken'];
+  const rows = results.flatMap((r) =>
+    (r.ann?.filtered ?? []).map((f) => [
+      sizeLabel(r.n),
+      `${(f.fraction * 100).toFixed(0)}%`,
+      ms(f.p50),
+      ms(f.p99),
+      f.recall.toFixed(3),
+      f.methods,
+    ]),
+  );
+  return { header, rows };
+}
+
+async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.annQueryChild !== null) {
+    await annQueryChild(options.annQueryChild);
+    return;
+  }
   if (options.child !== null) {
-    process.stdout.write(`${JSON.stringify(runSize(options.child, options))}\n`);
+    process.stdout.write(`${JSON.stringify(await runSize(options.child, options))}\n`);
     return;
   }
   const script = fileURLToPath(import.meta.url);
@@ -316,6 +551,7 @@ function main(): void {
       String(options.seed),
     ];
     if (options.refQueries !== null) args.push('--ref-queries', String(options.refQueries));
+    if (options.noAnn) args.push('--no-ann');
     const child = spawnSync(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
       encoding: 'utf8',
@@ -337,11 +573,11 @@ function main(): void {
   console.log(
     `\nSearch latency, top-${K} over ${DIM}-d clustered unit vectors (${machine.cores} cores, ${machine.cpu})`,
   );
-  console.log(formatTable(latency.header, latency.rows));
-  console.log(`\n${formatTable(memory.header, memory.rows)}`);
-  console.log(
-    `\n${formatMarkdownTable(latency.header, latency.rows)}\n\n${formatMarkdownTable(memory.header, memory.rows)}`,
-  );
+  const ann = annRows(results);
+  const filtered = filteredRows(results);
+  const tables = [latency, memory, ann, filtered].filter((t) => t.rows.length > 0);
+  for (const t of tables) console.log(`\n${formatTable(t.header, t.rows)}`);
+  console.log(`\n${tables.map((t) => formatMarkdownTable(t.header, t.rows)).join('\n\n')}`);
   const date = new Date().toISOString().slice(0, 10);
   const out = options.out ?? path.join(process.cwd(), 'bench', 'results', `search-${date}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
@@ -357,4 +593,4 @@ function main(): void {
   console.log(`\nwrote ${out}`);
 }
 
-main();
+await main();

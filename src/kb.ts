@@ -204,7 +204,7 @@ export class KnowledgeBase {
     }
     const textModel = meta?.dim !== undefined ? meta.textModel : configuredText;
     const { LanceStore } = await import('./store/lance.js');
-    const store = await LanceStore.open(dir);
+    const store = await LanceStore.open(dir, { ann: config.search.ann });
     const media = new MediaStore(join(dir, 'media'));
     return new KnowledgeBase(config, dir, store, media, meta, embedModel, textModel, onModelDownload);
   }

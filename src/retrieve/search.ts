@@ -72,24 +72,121 @@ interface ModalityResult {
   similarity: Map<string, number>;
 }
 
-/** One vector ranking: every allowed row scored, thresholded by the plan's scoring, best first. */
-function vectorRanking(
+/** How a vector ranking was computed: a scan of every vector, or the ANN index. */
+export type VectorSearchMethod = 'exact' | 'ann';
+
+/** One vector ranking, best first, with the raw dot product and the vector of the items it saw. */
+export interface VectorRanking {
+  ranked: Ranked[];
+  method: VectorSearchMethod;
+  dot(id: string): number | undefined;
+  vector(id: string): Float32Array | undefined;
+}
+
+export type VectorSearchListener = (use: {
+  modality: Modality;
+  column: VectorColumn;
+  method: VectorSearchMethod;
+}) => void;
+let vectorSearchListener: VectorSearchListener | undefined;
+
+/** For benchmarks and tests only (never part of a result): be told how each vector ranking was computed. */
+export function setVectorSearchListener(listener: VectorSearchListener | undefined): void {
+  vectorSearchListener = listener;
+}
+
+/** Row index of each id of a vector set, built once per set (a store hands out the same set while it is live). */
+const rowIndexes = new WeakMap<VectorSet, Map<string, number>>();
+function rowIndex(set: VectorSet): Map<string, number> {
+  let index = rowIndexes.get(set);
+  if (!index) {
+    index = new Map(set.ids.map((id, i) => [id, i]));
+    rowIndexes.set(set, index);
+  }
+  return index;
+}
+
+/** Exact: every allowed row scored, thresholded by the plan's scoring, best first. */
+function exactRanking(
   set: VectorSet,
   query: Float32Array,
   params: ModalityParams,
   scoring: Scoring,
   limit: number,
   allowed: Set<string> | undefined,
-): { ranked: Ranked[]; dots: Float32Array; rowOf: Map<string, number> } {
-  const dots = dotAll(set.matrix, set.dim, query);
-  const rowOf = new Map(set.ids.map((id, i) => [id, i]));
-  let rows = set.ids.map((_, i) => i);
-  if (allowed) rows = rows.filter((i) => allowed.has(set.ids[i]!));
-  const sims = rows.length === set.ids.length ? dots : Float32Array.from(rows, (i) => dots[i]!);
+): VectorRanking {
+  const dots =
+    set.resident && set.resident.rows === set.ids.length
+      ? set.resident.dotAll(query)
+      : dotAll(set.matrix, set.dim, query);
+  let rows: number[] | undefined;
+  if (allowed) {
+    rows = [];
+    for (let i = 0; i < set.ids.length; i++) if (allowed.has(set.ids[i]!)) rows.push(i);
+  }
+  const sims = rows ? Float32Array.from(rows, (i) => dots[i]!) : dots;
   const p = { ...params, k: limit };
   const scored: Scored[] =
     scoring === 'softmax' ? softmaxSearch(sims, p) : cosineSearch(sims, vectorNorm(query), p);
-  return { ranked: scored.map((s) => ({ id: set.ids[rows[s.index]!]!, score: s.score })), dots, rowOf };
+  const rowOf = () => rowIndex(set);
+  return {
+    ranked: scored.map((s) => ({ id: set.ids[rows ? rows[s.index]! : s.index]!, score: s.score })),
+    method: 'exact',
+    dot: (id) => {
+      const row = rowOf().get(id);
+      return row === undefined ? undefined : dots[row];
+    },
+    vector: (id) => {
+      const row = rowOf().get(id);
+      return row === undefined ? undefined : set.matrix.subarray(row * set.dim, (row + 1) * set.dim);
+    },
+  };
+}
+
+/**
+ * One vector ranking of a modality's live items. Cosine scoring uses the store's ANN index when it has one for
+ * this modality (above the index threshold); softmax scoring is always exact, because its denominator sums over
+ * every item. A filter too selective for the index, or an index that returns too few hits, falls back to exact.
+ * Undefined when the modality has no vectors.
+ */
+export async function rankVectors(
+  store: Store,
+  modality: Modality,
+  column: VectorColumn,
+  query: Float32Array,
+  params: ModalityParams,
+  scoring: Scoring,
+  limit: number,
+  allowed: Set<string> | undefined,
+): Promise<VectorRanking | undefined> {
+  if (scoring === 'cosine' && store.nearest) {
+    const hits = await store.nearest({ modality, column, query, limit, allowed });
+    if (hits) {
+      vectorSearchListener?.({ modality, column, method: 'ann' });
+      const norm = vectorNorm(query);
+      const inverse = norm > 0 ? 1 / norm : 0;
+      const minimum = Math.fround(params.threshold);
+      const at = new Map(hits.ids.map((id, i) => [id, i]));
+      return {
+        ranked: hits.ids
+          .map((id, i) => ({ id, score: hits.dots[i]! * inverse }))
+          .filter((r) => Math.fround(r.score) >= minimum),
+        method: 'ann',
+        dot: (id) => {
+          const i = at.get(id);
+          return i === undefined ? undefined : hits.dots[i];
+        },
+        vector: (id) => {
+          const i = at.get(id);
+          return i === undefined ? undefined : hits.vectors.subarray(i * hits.dim, (i + 1) * hits.dim);
+        },
+      };
+    }
+  }
+  const set = await store.vectors(modality, column);
+  if (set.ids.length === 0) return undefined;
+  vectorSearchListener?.({ modality, column, method: 'exact' });
+  return exactRanking(set, query, params, scoring, limit, allowed);
 }
 
 async function searchModality(
@@ -118,23 +215,13 @@ async function searchModality(
   // The primary vector ranking: CLIP space at level 3, text forms at levels 1 and 2.
   const column: VectorColumn = plan.level === 3 ? 'vector' : 'text_vector';
   const primaryQuery = plan.level === 3 ? query.clip : query.textForm;
-  let primarySet: VectorSet | undefined;
-  let primaryRows: Map<string, number> | undefined;
+  let primary: VectorRanking | undefined;
   if (primaryQuery) {
-    primarySet = await store.vectors(modality, column);
-    if (primarySet.ids.length > 0) {
-      const { ranked, dots, rowOf } = vectorRanking(
-        primarySet,
-        primaryQuery,
-        params,
-        plan.scoring,
-        limit,
-        allowed,
-      );
-      primaryRows = rowOf;
-      for (const [id, row] of rowOf) result.similarity.set(id, dots[row]!);
-      for (const r of ranked) perRanker.vector.set(r.id, r.score);
-      if (plan.mode !== 'bm25') lists.push({ ids: ranked.map((r) => r.id), weight: plan.fusion.vector });
+    primary = await rankVectors(store, modality, column, primaryQuery, params, plan.scoring, limit, allowed);
+    if (primary) {
+      for (const r of primary.ranked) perRanker.vector.set(r.id, r.score);
+      if (plan.mode !== 'bm25')
+        lists.push({ ids: primary.ranked.map((r) => r.id), weight: plan.fusion.vector });
     }
   }
   // A dedicated text model ranks text items too (CLIP's text tower truncates and is weak on prose).
@@ -145,11 +232,17 @@ async function searchModality(
     query.textForm &&
     plan.mode === 'hybrid'
   ) {
-    const set = await store.vectors('text', 'text_vector');
-    if (set.ids.length > 0) {
-      const { ranked } = vectorRanking(set, query.textForm, params, 'cosine', limit, allowed);
-      lists.push({ ids: ranked.map((r) => r.id), weight: plan.fusion.text });
-    }
+    const ranking = await rankVectors(
+      store,
+      'text',
+      'text_vector',
+      query.textForm,
+      params,
+      'cosine',
+      limit,
+      allowed,
+    );
+    if (ranking) lists.push({ ids: ranking.ranked.map((r) => r.id), weight: plan.fusion.text });
   }
   if (plan.mode !== 'vector' && query.text) {
     const matches = await store.fullTextSearch(query.text, modality, allowed ? limit * 4 : limit);
@@ -191,16 +284,29 @@ async function searchModality(
     result.hits = ordered.map((r) => ({ id: r.id, score: r.score, scores: scoresOf(r.id) }));
   }
 
-  if (plan.diversity !== undefined && result.hits.length > params.k && primarySet && primaryRows) {
-    const set = primarySet;
-    const rows = primaryRows;
-    const candidates = result.hits.filter((h) => rows.has(h.id));
+  // Items the ANN ranking did not return (BM25 hits) have no vector at hand yet: fetch those few.
+  const vectorOf = new Map<string, Float32Array>();
+  const withVectors = async (ids: string[]) => {
+    if (!primary || !primaryQuery) return;
+    const missing: string[] = [];
+    for (const id of ids) {
+      const v = primary.vector(id);
+      if (v) vectorOf.set(id, v);
+      else if (!vectorOf.has(id)) missing.push(id);
+    }
+    if (primary.method === 'ann' && missing.length > 0 && store.vectorsOf) {
+      for (const [id, v] of await store.vectorsOf(missing, column)) vectorOf.set(id, v);
+    }
+  };
+  if (plan.diversity !== undefined && result.hits.length > params.k && primary) {
+    await withVectors(result.hits.map((h) => h.id));
+    const candidates = result.hits.filter((h) => vectorOf.has(h.id));
     // Relevance on the scale of the similarities MMR trades it against: the score relative to the best one.
     const best = Math.max(...candidates.map((h) => Math.abs(h.score)), Number.MIN_VALUE);
     const picked = maximalMarginalRelevance(
       candidates.map((h) => ({
         relevance: h.score / best,
-        vector: set.matrix.subarray(rows.get(h.id)! * set.dim, (rows.get(h.id)! + 1) * set.dim),
+        vector: vectorOf.get(h.id)!,
       })),
       params.k,
       plan.diversity,
@@ -208,6 +314,13 @@ async function searchModality(
     result.hits = picked.map((i) => candidates[i]!);
   }
   result.hits = result.hits.slice(0, params.k);
+  if (primary && primaryQuery) {
+    await withVectors(result.hits.map((h) => h.id));
+    for (const h of result.hits) {
+      const dot = primary.dot(h.id) ?? dotOf(vectorOf.get(h.id), primaryQuery);
+      if (dot !== undefined) result.similarity.set(h.id, dot);
+    }
+  }
   return result;
 }
 
@@ -275,4 +388,11 @@ export async function searchStore(
         : [];
     });
   return { text: hits(text), images: hits(images) };
+}
+
+function dotOf(vector: Float32Array | undefined, query: Float32Array): number | undefined {
+  if (!vector) return undefined;
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i]! * query[i]!;
+  return Math.fround(sum);
 }

@@ -101,6 +101,8 @@ export interface Store {
    * the modality below the index threshold, a filter too selective for the index, or too few hits found.
    */
   nearest?(request: NearestRequest): Promise<NearestHits | undefined>;
+  /** Live items' vectors by id (unknown or superseded ids are left out). */
+  vectorsOf?(ids: string[], column: VectorColumn): Promise<Map<string, Float32Array>>;
   /** Bring indexes up to date after writes (the full-text index, the ANN index, compaction). */
   optimize(): Promise<void>;
   close(): Promise<void>;
