@@ -84,7 +84,10 @@ export function sniffType(bytes: Uint8Array): SourceType | 'zip' | undefined {
   }
   if (bytes.length >= 4 && (ascii(bytes, 0, 4) === 'fLaC' || ascii(bytes, 0, 3) === 'ID3')) return 'audio';
   // A UTF-16 byte order mark: FF FE would otherwise pass for an MP3 frame sync.
-  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)))
+  if (
+    bytes.length >= 2 &&
+    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
+  )
     return undefined;
   if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0) return 'audio';
   if (bytes.length >= 4 && ascii(bytes, 0, 4) === 'OggS') return 'audio';

@@ -6,6 +6,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
@@ -185,7 +186,15 @@ export class LanceStore implements Store {
     let dim: number | undefined;
     let textDim: number | undefined;
     if (names.includes(ITEMS)) {
-      table = await db.openTable(ITEMS);
+      try {
+        table = await db.openTable(ITEMS);
+      } catch (err) {
+        // A crash inside the very first table creation leaves a folder with no committed version: nothing was
+        // committed, so the knowledge base is empty, and the next write starts the table afresh.
+        if (existsSync(join(dir, 'lance', `${ITEMS}.lance`, '_versions'))) throw err;
+      }
+    }
+    if (table) {
       const schema = await table.schema();
       const width = (name: string) =>
         (schema.fields.find((f) => f.name === name)?.type as Arrow.FixedSizeList | undefined)?.listSize;
@@ -317,6 +326,9 @@ export class LanceStore implements Store {
         text_vector: Array.from(r.textVector),
       }));
       if (!this.table) {
+        const half = join(this.dir, 'lance', `${ITEMS}.lance`);
+        if (existsSync(half) && !existsSync(join(half, '_versions')))
+          rmSync(half, { recursive: true, force: true });
         this.table = await this.db.createTable(ITEMS, data, {
           schema: itemSchema(dim, textDim),
           mode: 'create',
@@ -345,7 +357,20 @@ export class LanceStore implements Store {
     const predicate = live.length > 0 ? `version NOT IN ${sqlList(live)}` : 'true';
     const orphans = await this.table.countRows(predicate);
     if (orphans > 0) await this.table.delete(predicate);
+    // A crash between a commit and the index build leaves no full-text index: rebuild it under the lock.
+    await this.ensureFullTextIndex();
     return orphans;
+  }
+
+  private ftsBuild: Promise<void> | undefined;
+
+  /** The full-text index over `text`, created when missing (new rows are searched before they are indexed). */
+  async ensureFullTextIndex(): Promise<void> {
+    if (!this.table) return;
+    const indices = await this.table.listIndices();
+    if (indices.some((i) => i.columns.includes('text') && i.indexType === 'FTS')) return;
+    const lancedb = await import('@lancedb/lancedb');
+    await this.table.createIndex('text', { config: lancedb.Index.fts({ withPosition: false }) });
   }
 
   async deleteSources(sources: string[]): Promise<number> {
@@ -568,7 +593,15 @@ export class LanceStore implements Store {
     } catch (err) {
       // No full-text index yet (a knowledge base written before indexes existed): index now, once.
       if (retried || !/index/i.test((err as Error).message)) throw err;
-      await this.optimize();
+      // One build per store, shared by concurrent searches; a build that lost the race to another is fine.
+      this.ftsBuild ??= this.ensureFullTextIndex()
+        .catch((e: unknown) => {
+          if (!/conflict|preempted|already exists/i.test(String(e))) throw e;
+        })
+        .finally(() => {
+          this.ftsBuild = undefined;
+        });
+      await this.ftsBuild;
       return this.fullTextSearch(query, modality, limit, true);
     }
     return rows
@@ -588,11 +621,7 @@ export class LanceStore implements Store {
    */
   async optimize(): Promise<void> {
     if (!this.table) return;
-    const lancedb = await import('@lancedb/lancedb');
-    const indices = await this.table.listIndices();
-    if (!indices.some((i) => i.columns.includes('text') && i.indexType === 'FTS')) {
-      await this.table.createIndex('text', { config: lancedb.Index.fts({ withPosition: false }) });
-    }
+    await this.ensureFullTextIndex();
     await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
     await this.ensureAnnIndexes();
   }

@@ -216,8 +216,7 @@ describe('uploads', () => {
       Buffer.alloc(MAX_UPLOAD_BYTES + 1024, 0x61),
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
-    // On a connection of its own: the server answers before reading the whole body and keeps the connection
-    // alive, so a pooled client's next request on it fails (reported).
+    // On a connection of its own: the server answers before reading the whole body (and closes the connection).
     const res = await raw('/api/ingest', {
       method: 'POST',
       headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
