@@ -6,7 +6,7 @@ import { localModelFolder } from './embed/clip.js';
 import type { Embedder, RgbImage, TextSpace } from './embed/embedder.js';
 import { errorMessage, MmragError } from './errors.js';
 import type { ChatImage, LanguageModel } from './generate/llm.js';
-import { decodeToRgb } from './ingest/image-decode.js';
+import { decodeToRgb, EMBED_MAX_SIDE } from './ingest/image-decode.js';
 import {
   type IngestDependencies,
   type IngestOptions,
@@ -386,7 +386,7 @@ export class KnowledgeBase {
         const bytes = query.imageBytes ?? (await readFile(resolve(query.image!)));
         rgb = await decodeToRgb(bytes, {
           maxPixels: this.config.ingest.maxImagePixels,
-          maxSide: 1024,
+          maxSide: EMBED_MAX_SIDE,
         });
       } catch (err) {
         throw new MmragError(

@@ -38,6 +38,11 @@ export interface Picture {
   mime?: string;
   /** Where the loader found it (a path, URL or `data:` prefix), for messages only. */
   origin: string;
+  /**
+   * The picture already decoded for embedding (RGB, at most EMBED_MAX_SIDE on the longer side), when the loader
+   * had to decode it anyway: the pipeline then does not decode it a second time.
+   */
+  decoded?: { data: Uint8Array; width: number; height: number };
 }
 
 export interface TextItemDraft {

@@ -2,6 +2,9 @@ import type { Sharp } from 'sharp';
 import type { RgbImage } from '../embed/embedder.js';
 import { MmragError } from '../errors.js';
 
+/** Pictures are shrunk to at most this many pixels on the longer side for embedding (models need far fewer). */
+export const EMBED_MAX_SIDE = 1024;
+
 export interface DecodeOptions {
   /** Refuse pictures with more decoded pixels than this (decompression bombs). */
   maxPixels: number;

@@ -8,7 +8,7 @@ import type { MediaStore } from '../store/media.js';
 import type { Store, StoreRow } from '../store/store.js';
 import type { ItemDraft, SourceRecord, SourceType } from '../types.js';
 import { detectType } from './detect.js';
-import { decodeToRgb, sniffImageMime } from './image-decode.js';
+import { decodeToRgb, EMBED_MAX_SIDE, sniffImageMime } from './image-decode.js';
 import type { LoaderContext } from './loader.js';
 import { loaderFor } from './loaders/index.js';
 import { walkFiles } from './walk.js';
@@ -88,7 +88,8 @@ interface Prepared {
   descriptions: Map<number, string>;
 }
 
-const LOOKAHEAD = 3;
+/** Files prepared ahead of the model: enough single-picture files to fill an embedding batch. */
+const LOOKAHEAD = 16;
 const FLUSH_ROWS = 2000;
 const FLUSH_FILES = 64;
 
@@ -298,10 +299,12 @@ async function acceptDrafts(
       try {
         const mime = draft.picture.mime ?? sniffImageMime(draft.picture.bytes);
         if (!mime) throw new MmragError('not a picture format mmrag reads');
-        const rgb = await decodeToRgb(draft.picture.bytes, {
-          maxPixels: deps.config.ingest.maxImagePixels,
-          maxSide: 1024,
-        });
+        const rgb =
+          draft.picture.decoded ??
+          (await decodeToRgb(draft.picture.bytes, {
+            maxPixels: deps.config.ingest.maxImagePixels,
+            maxSide: EMBED_MAX_SIDE,
+          }));
         const rel = await deps.media.save(draft.picture.bytes, mime);
         prepared.pixels.set(kept.length, rgb);
         prepared.mediaPaths.set(kept.length, rel);
@@ -522,7 +525,9 @@ export async function ingestPaths(
       const first = queue.shift()!;
       group.push({ prepared: await first.promise, index: first.index });
       let items = group[0]!.prepared.drafts.length;
-      while (queue.length > 0 && queue[0]!.settled && items < 64) {
+      // Fill a whole embedding batch (waiting for files still being prepared), then take whatever else is ready.
+      const batch = deps.config.embed.batchSize;
+      while (queue.length > 0 && (items < batch || queue[0]!.settled) && items < 64) {
         const entry = queue.shift()!;
         const prepared = await entry.promise;
         items += prepared.drafts.length;

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { hasReadableText } from '../../enrich/ocr.js';
 import { MmragError } from '../../errors.js';
-import type { ItemDraft } from '../../types.js';
+import type { ItemDraft, Picture } from '../../types.js';
 import { chunkText } from '../chunk.js';
-import { decodeToRgb, sniffImageMime } from '../image-decode.js';
+import { decodeToRgb, EMBED_MAX_SIDE, sniffImageMime } from '../image-decode.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 
 /** Picture formats the image loader takes (BMP is converted to PNG, since sharp cannot read it). */
@@ -303,11 +303,16 @@ export class ImageLoader implements Loader {
       );
     }
 
-    // The header can be whole while the pixels are cut short: decode once (small) so that a truncated picture
-    // fails here with its reason, rather than being dropped later and leaving a file with no items.
+    // The header can be whole while the pixels are cut short: decode now so that a truncated picture fails here
+    // with its reason, rather than being dropped later and leaving a file with no items. The pixels are the
+    // ones the model needs, so the pipeline does not decode the picture again.
+    let decoded: Picture['decoded'];
     if (mime !== 'image/bmp') {
       try {
-        await decodeToRgb(input.bytes, { maxPixels: ctx.limits.maxImagePixels, maxSide: 64 });
+        decoded = await decodeToRgb(input.bytes, {
+          maxPixels: ctx.limits.maxImagePixels,
+          maxSide: EMBED_MAX_SIDE,
+        });
       } catch (err) {
         throw fail(
           `${err instanceof Error ? err.message : String(err)} (the file is truncated or damaged)`,
@@ -318,7 +323,7 @@ export class ImageLoader implements Loader {
       }
     }
 
-    let picture = { bytes: input.bytes, mime, origin: file };
+    let picture: Picture = { bytes: input.bytes, mime, origin: file, decoded };
     if (mime === 'image/bmp') {
       try {
         const rgb = decodeBmp(input.bytes);
