@@ -4,18 +4,9 @@ import osModule from 'node:os';
 import pathModule from 'node:path';
 import { dotAllPlain } from '../src/retrieve/dot.js';
 import { encodeModule, F32, I32, op, V128 } from '../src/retrieve/wasm/encoder.js';
+import { seededRandom } from '../test/helpers/random.js';
 
-/** A seeded uniform generator in [0, 1) (mulberry32): the same data on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Fills `out` with standard normal samples (Box-Muller). */
 export function fillGaussian(out: Float32Array, random: () => number, scale = 1): void {

@@ -10,25 +10,16 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import JSZip from 'jszip';
 import sharp from 'sharp';
-import { parseConfig } from '../../src/config.js';
 import type { LoaderContext } from '../../src/ingest/loader.js';
 import { FIXTURE_MODEL, ROOT } from './fixtures.js';
+import { testLoaderContext } from './loader-context.js';
 import { buildZip, makeDocx, makePptx, makeXlsx, zerosDeflate } from './make-office.js';
 import { makePdf } from './make-pdf.js';
+import { seededRandom } from './random.js';
+
+export { seededRandom };
 
 // ---------------- seeded randomness and mutations ----------------
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same sequence on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type MutationKind = 'bitflip' | 'truncate' | 'splice' | 'overwrite' | 'duplicate';
 export const MUTATION_KINDS: readonly MutationKind[] = [
@@ -298,31 +289,18 @@ export async function makeZipBomb(
 
 // ---------------- loaders called directly ----------------
 
-/** The loader context the pipeline builds, from the real configuration defaults (OCR and transcription off). */
+/** The loader context the pipeline builds from the configuration defaults (OCR and transcription off). */
 export function loaderContext(
   warnings: string[] = [],
   overrides: Partial<LoaderContext['limits']> & { allowPrivateNetwork?: boolean } = {},
 ): LoaderContext {
-  const { ingest } = parseConfig({});
   const { allowPrivateNetwork, ...limits } = overrides;
-  return {
-    fetchRemote: ingest.fetchRemote,
-    allowPrivateNetwork: allowPrivateNetwork ?? ingest.allowPrivateNetwork,
-    minTextLength: ingest.minTextLength,
-    chunkSize: ingest.chunkSize,
-    chunkOverlap: ingest.chunkOverlap,
+  return testLoaderContext({
+    warn: (m) => warnings.push(m),
     remoteTimeoutMs: 3000,
-    limits: {
-      maxImageBytes: ingest.maxImageBytes,
-      maxImagePixels: ingest.maxImagePixels,
-      maxPages: ingest.maxPages,
-      maxDurationSeconds: ingest.maxDurationSeconds,
-      maxArchiveBytes: ingest.maxArchiveBytes,
-      maxArchiveRatio: ingest.maxArchiveRatio,
-      ...limits,
-    },
-    warn: (message) => warnings.push(message),
-  };
+    limits,
+    ...(allowPrivateNetwork === undefined ? {} : { allowPrivateNetwork }),
+  });
 }
 
 export type Settled<T> =

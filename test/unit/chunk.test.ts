@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/ingest/chunk.js';
+import { seededRandom as rng } from '../helpers/random.js';
 
 describe('chunkText: hand-computed cases', () => {
   it('gives no chunk for empty or blank text', () => {
@@ -44,18 +45,6 @@ describe('chunkText: hand-computed cases', () => {
     expect(chunks[0]!.split(' ')).toContain(firstOfSecond);
   });
 });
-
-/** Deterministic PRNG (mulberry32) so that a failing case can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   text: string;

@@ -3,18 +3,7 @@ import { MmragError } from '../../src/errors.js';
 import { dotAll, dotAllPlain } from '../../src/retrieve/dot.js';
 import { VectorMatrix } from '../../src/retrieve/simd.js';
 import { dotKernelModule } from '../../src/retrieve/wasm/dot-kernel.js';
-
-/** A seeded generator (mulberry32) so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../helpers/random.js';
 
 function randomArray(length: number, seed: number): Float32Array {
   const next = random(seed);

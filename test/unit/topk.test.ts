@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MmragError } from '../../src/errors.js';
 import { softmaxTopK, topK } from '../../src/retrieve/topk.js';
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../helpers/random.js';
 
 /** Scores in [-1, 1); `levels` > 0 quantizes them so that many rows tie. */
 function randomScores(n: number, seed: number, levels = 0): Float32Array {
