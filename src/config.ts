@@ -89,8 +89,11 @@ export const ConfigSchema = z.object({
           enabled: z.boolean().default(true),
           /** Live items of one modality from which its vector searches use the index. */
           threshold: z.number().int().min(1).default(50_000),
-          /** Vector columns to index: `vector` (CLIP space, level 3) and `text_vector` (text forms, levels 1-2). */
-          columns: z.array(z.enum(['vector', 'text_vector'])).default(['vector', 'text_vector']),
+          /**
+           * Vector columns to index: `vector` (CLIP space, level 3, the default level). Add `text_vector` (text forms)
+           * when levels 1-2 or a dedicated text model are used on a large corpus: it doubles the build time.
+           */
+          columns: z.array(z.enum(['vector', 'text_vector'])).default(['vector']),
           /** HNSW search breadth (higher: better recall, slower); at least the number of candidates fetched. */
           ef: z.number().int().min(10).default(80),
           /** Candidates fetched per wanted hit, then re-scored exactly with their full vectors. */

@@ -46,7 +46,7 @@ export interface AnnSettings {
 export const DEFAULT_ANN_SETTINGS: AnnSettings = {
   enabled: true,
   threshold: 50_000,
-  columns: ['vector', 'text_vector'],
+  columns: ['vector'],
   ef: 80,
   refine: 2,
   exactBelowFraction: 0.05,
