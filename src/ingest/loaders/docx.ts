@@ -3,8 +3,9 @@ import type { CheerioAPI } from 'cheerio';
 import type { AnyNode, Element } from 'domhandler';
 import type JSZip from 'jszip';
 import { MmragError } from '../../errors.js';
-import type { ItemDraft } from '../../types.js';
+import type { ItemDraft, Picture } from '../../types.js';
 import { chunkText } from '../chunk.js';
+import { sniffImageMime } from '../image-decode.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 import { splitTable, tableChunkChars } from '../tables.js';
 import { openZipSafely, readZipBytes, readZipText, requireZipText, verifyZipExpansion } from '../zip.js';
@@ -43,6 +44,27 @@ export function captionFor(blocks: DocBlock[], index: number): string {
 }
 
 /**
+ * A picture embedded in an office file, or undefined (with one warning) when it is too large or in a format
+ * mmrag does not read (EMF/WMF drawings are common in Word and PowerPoint files).
+ */
+export function officePicture(
+  bytes: Uint8Array,
+  origin: string,
+  ctx: Pick<LoaderContext, 'limits' | 'warn'>,
+): Picture | undefined {
+  if (bytes.length > ctx.limits.maxImageBytes) {
+    ctx.warn(`${origin}: picture skipped: ${bytes.length} bytes, over ingest.maxImageBytes`);
+    return undefined;
+  }
+  const mime = sniffImageMime(bytes);
+  if (!mime) {
+    ctx.warn(`${origin}: picture skipped: not a picture format mmrag reads (e.g. EMF/WMF)`);
+    return undefined;
+  }
+  return { bytes, mime, origin };
+}
+
+/**
  * Items from document blocks. Headings start sections (before the first one the section is the title);
  * the paragraphs of a section are merged and chunked together, so short paragraphs are neither dropped nor
  * left as tiny items; tables become Markdown text items (split into row groups that repeat the header when
@@ -52,7 +74,6 @@ export function itemsFromBlocks(
   blocks: DocBlock[],
   title: string,
   ctx: Pick<LoaderContext, 'chunkSize' | 'chunkOverlap' | 'limits' | 'warn'>,
-  sniff: (bytes: Uint8Array) => string | undefined,
 ): ItemDraft[] {
   const items: ItemDraft[] = [];
   let section = title;
@@ -84,24 +105,10 @@ export function itemsFromBlocks(
         break;
       }
       case 'image': {
-        if (block.bytes.length > ctx.limits.maxImageBytes) {
-          ctx.warn(
-            `${block.origin}: picture skipped: ${block.bytes.length} bytes, over ingest.maxImageBytes`,
-          );
-          break;
+        const picture = officePicture(block.bytes, block.origin, ctx);
+        if (picture) {
+          items.push({ modality: 'image', title, section, caption: captionFor(blocks, index), picture });
         }
-        const mime = sniff(block.bytes);
-        if (!mime) {
-          ctx.warn(`${block.origin}: picture skipped: not a picture format mmrag reads (e.g. EMF/WMF)`);
-          break;
-        }
-        items.push({
-          modality: 'image',
-          title,
-          section,
-          caption: captionFor(blocks, index),
-          picture: { bytes: block.bytes, mime, origin: block.origin },
-        });
         break;
       }
     }
@@ -414,11 +421,10 @@ export class DocxLoader implements Loader {
   async load(input: LoaderInput, ctx: LoaderContext): Promise<ItemDraft[]> {
     const file = input.path;
     const zip = await openZipSafely(input.bytes, ctx.limits, file);
-    const { sniffImageMime } = await import('../image-decode.js');
     const mimetype = await odfMimetype(zip, file);
     if (mimetype?.startsWith('application/vnd.oasis.opendocument.text')) {
       const title = await documentTitle(zip, 'meta.xml', ctx.limits.maxArchiveBytes, file);
-      return itemsFromBlocks(await odtBlocks(zip, file, ctx), title, ctx, sniffImageMime);
+      return itemsFromBlocks(await odtBlocks(zip, file, ctx), title, ctx);
     }
     if (!zip.file('word/document.xml')) {
       throw new MmragError(
@@ -430,6 +436,6 @@ export class DocxLoader implements Loader {
     // mammoth inflates with its own unbounded zip reader: make sure the real sizes match the limits first.
     await verifyZipExpansion(zip, ctx.limits, file);
     const title = await documentTitle(zip, 'docProps/core.xml', ctx.limits.maxArchiveBytes, file);
-    return itemsFromBlocks(await docxBlocks(input.bytes, file), title, ctx, sniffImageMime);
+    return itemsFromBlocks(await docxBlocks(input.bytes, file), title, ctx);
   }
 }

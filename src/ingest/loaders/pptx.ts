@@ -15,6 +15,7 @@ import {
   NO_CAPTION,
   odfMimetype,
   odfText,
+  officePicture,
 } from './docx.js';
 
 /** One slide as read from the file, before it becomes items. */
@@ -43,7 +44,6 @@ export function slideItems(
   n: number,
   title: string,
   ctx: Pick<LoaderContext, 'chunkSize' | 'chunkOverlap' | 'limits' | 'warn'>,
-  sniff: (bytes: Uint8Array) => string | undefined,
 ): ItemDraft[] {
   const section = slide.title || `Slide ${n}`;
   const location = { slide: n };
@@ -57,26 +57,17 @@ export function slideItems(
       items.push({ modality: 'text', title, section, text: group.markdown, location });
     }
   }
-  for (const picture of slide.pictures) {
-    if (picture.bytes.length > ctx.limits.maxImageBytes) {
-      ctx.warn(
-        `${picture.origin}: picture skipped: ${picture.bytes.length} bytes, over ingest.maxImageBytes`,
-      );
-      continue;
-    }
-    const mime = sniff(picture.bytes);
-    if (!mime) {
-      ctx.warn(`${picture.origin}: picture skipped: not a picture format mmrag reads (e.g. EMF/WMF)`);
-      continue;
-    }
-    items.push({
-      modality: 'image',
-      title,
-      section,
-      caption: picture.alt || NO_CAPTION,
-      picture: { bytes: picture.bytes, mime, origin: picture.origin },
-      location,
-    });
+  for (const embedded of slide.pictures) {
+    const picture = officePicture(embedded.bytes, embedded.origin, ctx);
+    if (picture)
+      items.push({
+        modality: 'image',
+        title,
+        section,
+        caption: embedded.alt || NO_CAPTION,
+        picture,
+        location,
+      });
   }
   const noteSize = Math.max(32, ctx.chunkSize - NOTES_PREFIX.length);
   for (const text of chunkText(slide.notes, noteSize, ctx.chunkOverlap)) {
@@ -301,7 +292,6 @@ export class PptxLoader implements Loader {
   async load(input: LoaderInput, ctx: LoaderContext): Promise<ItemDraft[]> {
     const file = input.path;
     const zip = await openZipSafely(input.bytes, ctx.limits, file);
-    const { sniffImageMime } = await import('../image-decode.js');
     const mimetype = await odfMimetype(zip, file);
     const isOdp = mimetype?.startsWith('application/vnd.oasis.opendocument.presentation') ?? false;
     const slides = isOdp ? await odpSlides(zip, file, ctx) : await pptxSlides(zip, file, ctx);
@@ -311,6 +301,6 @@ export class PptxLoader implements Loader {
       ctx.limits.maxArchiveBytes,
       file,
     );
-    return slides.flatMap((slide, i) => slideItems(slide, i + 1, title, ctx, sniffImageMime));
+    return slides.flatMap((slide, i) => slideItems(slide, i + 1, title, ctx));
   }
 }
