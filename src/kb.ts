@@ -305,7 +305,10 @@ export class KnowledgeBase {
    * Ingest files, folders and web page URLs; unchanged files are skipped, changed ones replaced. Never throws per
    * file. With `prune`, sources inside the given folders whose files are gone are removed too.
    */
-  async ingest(paths: string[], options: IngestOptions & { prune?: boolean } = {}): Promise<IngestSummary> {
+  async ingest(
+    paths: string[],
+    options: IngestOptions & { prune?: boolean; localRoot?: string } = {},
+  ): Promise<IngestSummary> {
     mkdirSync(this.dir, { recursive: true });
     const release = acquireWriteLock(join(this.dir, 'write.lock'));
     try {
@@ -325,6 +328,7 @@ export class KnowledgeBase {
           describePicture: await this.pictureDescriber(),
           config: this.config,
           exclude: [this.dir],
+          localRoot: options.localRoot,
         },
         options,
       );

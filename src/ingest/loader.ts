@@ -28,6 +28,11 @@ export interface LoaderContext {
   chunkOverlap: number;
   remoteTimeoutMs: number;
   limits: LoaderLimits;
+  /**
+   * When set (files uploaded to the server), local files a document refers to (its pictures) are read only from
+   * inside this folder: an uploaded page cannot pull other files of the machine into the knowledge base.
+   */
+  localRoot?: string;
   /** Present when OCR is enabled. */
   ocr?: OcrEngine;
   /** Present when transcription is enabled. */

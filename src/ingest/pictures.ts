@@ -1,5 +1,6 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MmragError } from '../errors.js';
 import type { Picture } from '../types.js';
@@ -29,15 +30,20 @@ export async function resolvePicture(ref: string, baseFile: string, ctx: LoaderC
   const absoluteRef = trimmed.startsWith('//') ? `https:${trimmed}` : trimmed;
   const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(absoluteRef)?.[1]?.toLowerCase();
   if (scheme === 'http' || scheme === 'https') return fetchPicture(absoluteRef, ctx);
-  if (scheme === 'file') return readPicture(filePathsOf(absoluteRef), maxBytes);
+  // A page fetched from the web names web resources only: never a file on this machine.
+  if (/^https?:\/\//i.test(baseFile)) {
+    if (scheme !== undefined) {
+      throw new MmragError(`a web page may not refer to "${scheme}:" pictures`, undefined, 'bad_ref');
+    }
+    return fetchPicture(new URL(trimmed, baseFile).href, ctx);
+  }
+  if (scheme === 'file') return readPicture(filePathsOf(absoluteRef), maxBytes, ctx.localRoot);
   if (scheme !== undefined) {
     throw new MmragError(`unsupported picture reference scheme "${scheme}:"`, undefined, 'bad_ref');
   }
-
-  if (/^https?:\/\//i.test(baseFile)) return fetchPicture(new URL(trimmed, baseFile).href, ctx);
   const folder = dirname(baseFile);
   const paths = pathCandidates(trimmed).map((p) => (isAbsolute(p) ? p : resolve(folder, p)));
-  return readPicture(paths, maxBytes);
+  return readPicture(paths, maxBytes, ctx.localRoot);
 }
 
 function asPicture(bytes: Uint8Array, origin: string): Picture {
@@ -97,8 +103,28 @@ function pathCandidates(ref: string): string[] {
   return decoded === bare ? [bare] : [decoded, bare];
 }
 
-async function readPicture(paths: string[], maxBytes: number): Promise<Picture> {
+/** True when `path` (symlinks resolved) lies inside `root`. */
+function isInside(path: string, root: string): boolean {
+  let real: string;
+  let realRoot: string;
+  try {
+    real = realpathSync(path);
+    realRoot = realpathSync(root);
+  } catch {
+    return false;
+  }
+  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+}
+
+async function readPicture(paths: string[], maxBytes: number, localRoot?: string): Promise<Picture> {
   for (const path of paths) {
+    if (localRoot && existsSync(path) && !isInside(path, localRoot)) {
+      throw new MmragError(
+        `${path}: outside the folder this file was uploaded with; pictures are read only from inside it`,
+        undefined,
+        'bad_ref',
+      );
+    }
     let info: Awaited<ReturnType<typeof stat>>;
     try {
       info = await stat(path);

@@ -68,6 +68,8 @@ export interface IngestDependencies {
   config: Config;
   /** Folders never walked into (the knowledge base itself). */
   exclude: string[];
+  /** Local files a document refers to are read only from inside this folder (server uploads). */
+  localRoot?: string;
 }
 
 export interface IngestOptions {
@@ -145,9 +147,11 @@ export function loaderContext(
   enrichers: Enrichers,
   warnings: string[],
   signal?: AbortSignal,
+  localRoot?: string,
 ): LoaderContext {
   const ingest = config.ingest;
   return {
+    localRoot,
     ocr: enrichers.ocr,
     transcriber: enrichers.transcriber,
     fetchRemote: ingest.fetchRemote,
@@ -236,7 +240,7 @@ async function prepare(
     }
     const drafts = await (await loader).load(
       { path: file.path, bytes },
-      loaderContext(deps.config, enrichers, outcome.warnings, signal),
+      loaderContext(deps.config, enrichers, outcome.warnings, signal, deps.localRoot),
     );
     await acceptDrafts(prepared, drafts, deps, {
       source: file.path,
@@ -264,7 +268,7 @@ async function prepareUrl(
   try {
     const { loadUrl } = await import('./loaders/url.js');
     const ctx = loaderContext(deps.config, enrichers, outcome.warnings, signal);
-    const loaded = await loadUrl(url, { ...ctx, fetchRemote: true });
+    const loaded = await loadUrl(url, ctx);
     const hash = draftsHash(loaded.items);
     const previous = await deps.store.getSource(url);
     if (previous && previous.hash === hash) {

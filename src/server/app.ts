@@ -240,7 +240,14 @@ export function createApp(kb: KnowledgeBase, options: AppOptions = {}): MmragApp
   const maxFileBytes = options.maxFileBytes ?? kb.config.ingest.maxFileBytes;
   const webRoot = options.webRoot ?? WEB_DIST;
   const allowedHosts = options.allowedHosts?.map((h) => h.toLowerCase());
-  const jobs = new JobQueue((paths, onEvent) => kb.ingest(paths, { onEvent }));
+  // Uploaded files may refer only to files uploaded with them (their job's folder): never to the server's disk.
+  const jobFolderOf = (paths: string[]) => {
+    const local = paths.find((p) => !/^https?:\/\//i.test(p));
+    if (!local) return undefined;
+    const [job] = relative(uploadsDir, local).split(sep);
+    return job && job !== '..' ? join(uploadsDir, job) : uploadsDir;
+  };
+  const jobs = new JobQueue((paths, onEvent) => kb.ingest(paths, { onEvent, localRoot: jobFolderOf(paths) }));
   const app = new Hono();
 
   app.onError((err, c) => {

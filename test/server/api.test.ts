@@ -94,6 +94,26 @@ describe('HTTP API on loopback', () => {
     });
   });
 
+  it('an uploaded page cannot pull a picture from elsewhere on the server into the knowledge base', async () => {
+    const secret = join(tmp.dir, 'private-photo.png');
+    writeFileSync(secret, await drawShape('purple', 'circle'));
+    const page = `<html><head><title>Sneaky</title></head><body>
+<p>A page whose pictures point outside the folder it was uploaded with, on the server's own disk.</p>
+<img src="${secret}" alt="absolute"><img src="file://${secret}" alt="file URL"><img src="../../../private-photo.png" alt="relative"></body></html>`;
+    const form = new FormData();
+    form.append('files', new Blob([page]), 'sneaky.html');
+    const res = await fetch(`${base}/api/ingest`, { method: 'POST', body: form });
+    const { job } = await waitForJob(base, ((await res.json()) as { id: string }).id);
+    const file = (job.files as Array<{ name: string; imageItems: number; warnings: string[] }>)[0]!;
+    expect(file.imageItems).toBe(0);
+    expect(file.warnings.join('\n')).toMatch(/outside the folder/);
+    const { sources } = (await (await fetch(`${base}/api/sources`)).json()) as {
+      sources: Array<{ id: string; name: string }>;
+    };
+    const sneaky = sources.find((x) => x.name === 'sneaky.html')!;
+    expect((await fetch(`${base}/api/sources/${sneaky.id}`, { method: 'DELETE' })).status).toBe(200);
+  });
+
   it('uploads a folder and a file, reports per-file progress, and lists the sources', async () => {
     const form = folderForm(join(tmp.dir, 'site'), tmp.dir);
     form.append('files', new Blob([new Uint8Array(await drawShape('yellow', 'square'))]), 'yellow.png');

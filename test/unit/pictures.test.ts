@@ -169,6 +169,36 @@ describe('resolvePicture (local)', () => {
     const err = await rejection(resolvePicture('javascript:alert(1)', page(), testLoaderContext()));
     expect(err.code).toBe('bad_ref');
   });
+
+  it('never reads a local file for a page that came from the web', async () => {
+    const local = join(dir, 'page_files', 'red dot.png');
+    const ctx = testLoaderContext({ fetchRemote: false });
+    const fileUrl = await rejection(
+      resolvePicture(pathToFileURL(local).href, 'https://example.com/page.html', ctx),
+    );
+    expect(fileUrl.code).toBe('bad_ref');
+    expect(fileUrl.message).toMatch(/web page may not refer to "file:"/);
+    // An absolute path on a web page is a path on that web site, not on this machine.
+    const absolute = await rejection(resolvePicture(local, 'https://example.com/page.html', ctx));
+    expect(absolute.code).toBe('remote_off');
+    expect(absolute.message).toContain('https://example.com/');
+  });
+
+  it('with a local root (uploads), reads pictures inside it and refuses the rest of the disk', async () => {
+    const root = join(dir, 'page_files');
+    const ctx = testLoaderContext({ localRoot: root });
+    const inside = await resolvePicture('red%20dot.png', join(root, 'upload.html'), ctx);
+    expect(inside.bytes).toEqual(png);
+    for (const ref of [
+      '../not-a-picture.png',
+      join(dir, 'not-a-picture.png'),
+      pathToFileURL(join(dir, 'not-a-picture.png')).href,
+    ]) {
+      const err = await rejection(resolvePicture(ref, join(root, 'upload.html'), ctx));
+      expect(err.code).toBe('bad_ref');
+      expect(err.message).toMatch(/outside the folder/);
+    }
+  });
 });
 
 describe('fetchBounded and remote pictures over loopback', () => {
