@@ -291,15 +291,38 @@ export function resolveConfig(options: ResolveConfigOptions = {}): Config {
   return parseConfig(mergeLayers(file, configFromEnv(env), (options.flags ?? {}) as Layer));
 }
 
+/** A URL without credentials or query string (where keys often travel), for display. */
+function safeUrl(url: string | undefined): string | undefined {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url);
+    const hidden = parsed.username || parsed.password || parsed.search;
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    return hidden ? `${parsed.toString()} (credentials hidden)` : url;
+  } catch {
+    return '***';
+  }
+}
+
 /** The configuration with secrets removed, safe to print or send to a browser. */
 export function redactConfig(config: Config): Config {
   return {
     ...config,
-    llm: { ...config.llm, apiKey: config.llm.apiKey ? '***' : undefined },
-    transcribe: { ...config.transcribe, apiKey: config.transcribe.apiKey ? '***' : undefined },
+    llm: { ...config.llm, url: safeUrl(config.llm.url), apiKey: config.llm.apiKey ? '***' : undefined },
+    transcribe: {
+      ...config.transcribe,
+      url: safeUrl(config.transcribe.url),
+      apiKey: config.transcribe.apiKey ? '***' : undefined,
+    },
     search: {
       ...config.search,
-      rerank: { ...config.search.rerank, apiKey: config.search.rerank.apiKey ? '***' : undefined },
+      rerank: {
+        ...config.search.rerank,
+        url: safeUrl(config.search.rerank.url),
+        apiKey: config.search.rerank.apiKey ? '***' : undefined,
+      },
     },
   };
 }

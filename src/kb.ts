@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { type Config, type ConfigInput, DEFAULT_EMBED_MODEL, mergeLayers, parseConfig } from './config.js';
@@ -24,6 +24,7 @@ import {
   type SearchPlan,
   searchStore,
 } from './retrieve/search.js';
+import { writeFileAtomic } from './store/atomic.js';
 import { acquireWriteLock } from './store/lock.js';
 import { MediaStore, mimeOfMedia } from './store/media.js';
 import type { Store } from './store/store.js';
@@ -298,7 +299,7 @@ export class KnowledgeBase {
       dim,
       createdAt: this.meta?.createdAt ?? new Date().toISOString(),
     };
-    writeFileSync(join(this.dir, 'kb.json'), `${JSON.stringify(this.meta, null, 2)}\n`);
+    writeFileAtomic(join(this.dir, 'kb.json'), `${JSON.stringify(this.meta, null, 2)}\n`);
   }
 
   /**
@@ -315,7 +316,7 @@ export class KnowledgeBase {
       if (!this.meta) this.writeMeta(undefined);
       const { LanceStore } = await import('./store/lance.js');
       if (this.store instanceof LanceStore) {
-        this.store.refresh();
+        await this.store.refresh();
         await this.store.removeOrphans();
       }
       const summary = await ingestPaths(
@@ -604,13 +605,8 @@ export class KnowledgeBase {
   }
 
   private async pruneMedia(): Promise<void> {
-    const referenced = new Set<string>();
-    for (const record of await this.store.listSources()) {
-      if (record.imageItems === 0) continue;
-      for (const item of await this.store.itemsOfSource(record.source))
-        if (item.media) referenced.add(item.media);
-    }
-    this.mediaStore.prune(referenced);
+    const pictures = await this.store.scanItems('image');
+    this.mediaStore.prune(new Set(pictures.flatMap((item) => (item.media ? [item.media] : []))));
   }
 
   async stats(): Promise<KbStats> {

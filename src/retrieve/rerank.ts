@@ -1,5 +1,6 @@
 import { modelLoadError, prepareModelSource } from '../embed/text-embedder.js';
 import { errorMessage, MmragError } from '../errors.js';
+import { displayUrl, redactSecret } from '../generate/providers/errors.js';
 
 /**
  * Scores documents against a query, to reorder fused search candidates. Higher = more relevant; one score per
@@ -169,8 +170,7 @@ export function scoresFromRerankResponse(body: unknown, count: number): number[]
 }
 
 function redact(text: string, secret: string | undefined): string {
-  const clipped = text.length > 300 ? `${text.slice(0, 300)}…` : text;
-  return secret ? clipped.split(secret).join('***') : clipped;
+  return redactSecret(text.length > 300 ? `${text.slice(0, 300)}…` : text, secret);
 }
 
 /**
@@ -195,8 +195,8 @@ export function createRemoteReranker(options: RemoteRerankerOptions): Reranker {
       const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
       throw new MmragError(
         timedOut
-          ? `The reranker at ${endpoint} did not answer within ${timeoutMs} ms.`
-          : `Cannot reach the reranker at ${endpoint}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`,
+          ? `The reranker at ${displayUrl(endpoint)} did not answer within ${timeoutMs} ms.`
+          : `Cannot reach the reranker at ${displayUrl(endpoint)}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`,
         'Check the rerank URL and that the server is running, or turn reranking off.',
         'reranker_unreachable',
         { cause: err },
@@ -205,7 +205,7 @@ export function createRemoteReranker(options: RemoteRerankerOptions): Reranker {
   };
 
   return {
-    id: `remote:${endpoint}`,
+    id: `remote:${displayUrl(endpoint)}`,
     async score(query, documents, signal) {
       if (documents.length === 0) return [];
       const timeout = AbortSignal.timeout(timeoutMs);
@@ -224,7 +224,7 @@ export function createRemoteReranker(options: RemoteRerankerOptions): Reranker {
         return scoresFromRerankResponse(body, documents.length);
       } catch (err) {
         throw new MmragError(
-          `The reranker at ${endpoint} sent a response mmrag cannot read: ${errorMessage(err)}`,
+          `The reranker at ${displayUrl(endpoint)} sent a response mmrag cannot read: ${errorMessage(err)}`,
           'mmrag reads {"results": [{"index", "relevance_score"}]} or [{"index", "score"}].',
           'reranker_error',
           { cause: err },
@@ -235,7 +235,7 @@ export function createRemoteReranker(options: RemoteRerankerOptions): Reranker {
 
   function failed(status: number, text: string): never {
     throw new MmragError(
-      `The reranker at ${endpoint} answered HTTP ${status}: ${redact(text, options.apiKey)}`,
+      `The reranker at ${displayUrl(endpoint)} answered HTTP ${status}: ${redact(text, options.apiKey)}`,
       status === 401 || status === 403
         ? 'Check the rerank API key.'
         : 'Check the rerank URL and model name, or turn reranking off.',

@@ -23,7 +23,7 @@ export const API_VERSION = '0.1.0';
 export interface AppOptions {
   /** Require `Authorization: Bearer <token>` on every API call but `/api/health`. */
   token?: string;
-  /** Most bytes one upload request may carry (default 1 GiB). */
+  /** Most bytes one upload request may carry (default 256 MiB: the request is buffered in memory before it is saved). */
   maxUploadBytes?: number;
   /** Most files one upload request may carry (default 1000). */
   maxUploadFiles?: number;
@@ -235,7 +235,7 @@ function llmOverride(override: z.infer<typeof askSchema>['llm']): Partial<Config
  */
 export function createApp(kb: KnowledgeBase, options: AppOptions = {}): MmragApp {
   const uploadsDir = join(kb.dir, 'uploads');
-  const maxUploadBytes = options.maxUploadBytes ?? 1024 * 1024 * 1024;
+  const maxUploadBytes = options.maxUploadBytes ?? 256 * 1024 * 1024;
   const maxUploadFiles = options.maxUploadFiles ?? 1000;
   const maxFileBytes = options.maxFileBytes ?? kb.config.ingest.maxFileBytes;
   const webRoot = options.webRoot ?? WEB_DIST;

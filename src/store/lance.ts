@@ -1,21 +1,11 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Arrow from 'apache-arrow';
 import { MmragError } from '../errors.js';
 import { VectorMatrix } from '../retrieve/simd.js';
 import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '../types.js';
+import { writeFileAtomic } from './atomic.js';
 import {
   type AnnSettings,
   DEFAULT_ANN_SETTINGS,
@@ -133,18 +123,6 @@ const META_COLUMNS = [
   'location',
   'ingested_at',
 ];
-
-function writeFileAtomic(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
 
 /**
  * The default store: LanceDB tables on disk plus a small registry of live sources (`sources.json`), whose atomic
@@ -278,9 +256,10 @@ export class LanceStore implements Store {
     return n;
   }
 
-  /** Re-read the registry (another process may have written since this one opened). */
-  refresh(): void {
-    this.registry = this.readRegistry();
+  /** Pick up what other processes wrote since this one looked (the registry and the table's latest version). */
+  async refresh(): Promise<void> {
+    this.registryStamp = '';
+    await this.current();
   }
 
   private liveVersions(): Set<string> {
@@ -288,10 +267,12 @@ export class LanceStore implements Store {
   }
 
   async listSources(): Promise<SourceRecord[]> {
+    await this.current();
     return [...this.registry.values()].sort((a, b) => a.source.localeCompare(b.source));
   }
 
   async getSource(source: string): Promise<SourceRecord | undefined> {
+    await this.current();
     return this.registry.get(source);
   }
 
@@ -374,6 +355,8 @@ export class LanceStore implements Store {
   }
 
   async deleteSources(sources: string[]): Promise<number> {
+    // Rewriting the registry from a stale copy would drop what another process committed meanwhile.
+    await this.current();
     const versions: string[] = [];
     let items = 0;
     for (const source of sources) {
@@ -700,6 +683,7 @@ export class LanceStore implements Store {
   }
 
   async itemsOfSource(source: string): Promise<StoredItem[]> {
+    await this.current();
     const record = this.registry.get(source);
     if (!record) return [];
     const items = await this.selectItems(`version = ${sqlString(record.version)}`);
