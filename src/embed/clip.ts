@@ -1,8 +1,8 @@
-import { existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { MmragError } from '../errors.js';
 import type { Embedder, RgbImage } from './embedder.js';
+import { loadModel } from './model-source.js';
+
+export { defaultModelCacheDir, localModelFolder } from './model-source.js';
 
 export interface ClipEmbedderOptions {
   /** Hub id (`Xenova/clip-vit-base-patch32`) or a local folder in the same layout. */
@@ -17,26 +17,6 @@ export interface ClipEmbedderOptions {
   onDownload?: (file: string, percent: number) => void;
 }
 
-export function defaultModelCacheDir(): string {
-  return join(homedir(), '.cache', 'mmrag', 'models');
-}
-
-/** A model given as a folder on disk (absolute, `./x`, `../x`, or any existing folder) rather than a hub id. */
-export function localModelFolder(model: string, cwd = process.cwd()): string | undefined {
-  const looksLikePath =
-    isAbsolute(model) || model.startsWith('./') || model.startsWith('../') || model.startsWith('~');
-  const candidate = model.startsWith('~') ? join(homedir(), model.slice(1)) : resolve(cwd, model);
-  if (existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
-  if (looksLikePath) {
-    throw new MmragError(
-      `Embedding model folder not found: ${candidate}`,
-      'Pass a folder holding config.json, tokenizer.json and onnx/, or a Hugging Face model id.',
-      'model_unavailable',
-    );
-  }
-  return undefined;
-}
-
 // Transformers.js's own types are broad; these are the parts we call.
 interface TensorLike {
   dims: number[];
@@ -49,78 +29,66 @@ type Callable<I, O> = (input: I) => Promise<O>;
  * (CLIPVisionModelWithProjection), loaded separately so that each modality runs only what it needs.
  */
 export async function loadClipEmbedder(options: ClipEmbedderOptions): Promise<Embedder> {
-  const transformers = await import('@huggingface/transformers');
   const {
-    env,
     AutoTokenizer,
     AutoProcessor,
     CLIPTextModelWithProjection,
     CLIPVisionModelWithProjection,
     RawImage,
-  } = transformers;
-
-  const folder = localModelFolder(options.model);
-  let id = options.model;
-  if (folder) {
-    env.allowLocalModels = true;
-    env.localModelPath = `${dirname(folder)}/`;
-    id = basename(folder);
-    env.allowRemoteModels = false;
-  } else {
-    env.allowRemoteModels = options.allowRemote ?? true;
-    env.allowLocalModels = false;
-  }
-  env.cacheDir = options.cacheDir ?? defaultModelCacheDir();
-
-  // Transformers.js reports progress for cached and local files too; only a file seen below 100% is a download.
-  const downloading = new Set<string>();
-  const progress = (info: { status: string; file?: string; progress?: number }) => {
-    if (folder || info.status !== 'progress' || !info.file || typeof info.progress !== 'number') return;
-    if (info.progress < 100) downloading.add(info.file);
-    if (downloading.has(info.file)) options.onDownload?.(info.file, info.progress);
-  };
-  const common = { progress_callback: progress } as const;
+  } = await import('@huggingface/transformers');
   const dtype = options.dtype ?? 'fp32';
-  let tokenizer: Callable<string[], unknown> & { model_max_length?: number };
-  let processor: Callable<unknown[], Record<string, unknown>>;
-  let textModel: Callable<unknown, { text_embeds: TensorLike }>;
-  let visionModel: Callable<unknown, { image_embeds: TensorLike }>;
-  let disposeAll: () => Promise<void>;
-  try {
-    const [tok, proc, text, vision] = await Promise.all([
-      AutoTokenizer.from_pretrained(id, common),
-      AutoProcessor.from_pretrained(id, common),
-      CLIPTextModelWithProjection.from_pretrained(id, { ...common, dtype }),
-      CLIPVisionModelWithProjection.from_pretrained(id, { ...common, dtype }),
-    ]);
-    const tokenize = tok as unknown as (texts: string[], opts: object) => unknown;
-    tokenizer = (texts: string[]) => Promise.resolve(tokenize(texts, { padding: true, truncation: true }));
-    processor = proc as unknown as Callable<unknown[], Record<string, unknown>>;
-    textModel = text as unknown as Callable<unknown, { text_embeds: TensorLike }>;
-    visionModel = vision as unknown as Callable<unknown, { image_embeds: TensorLike }>;
-    disposeAll = async () => {
-      await Promise.all([
-        (text as { dispose(): Promise<unknown> }).dispose(),
-        (vision as { dispose(): Promise<unknown> }).dispose(),
-      ]);
+  const source = {
+    model: options.model,
+    cacheDir: options.cacheDir,
+    allowRemote: options.allowRemote ?? true,
+  };
+  const loaded = await loadModel(source, 'embedding model', async (id, folder) => {
+    // Transformers.js reports progress for cached and local files too; only a file seen below 100% is a download.
+    const downloading = new Set<string>();
+    const progress = (info: { status: string; file?: string; progress?: number }) => {
+      if (folder || info.status !== 'progress' || !info.file || typeof info.progress !== 'number') return;
+      if (info.progress < 100) downloading.add(info.file);
+      if (downloading.has(info.file)) options.onDownload?.(info.file, info.progress);
     };
-  } catch (err) {
-    const reason = (err as Error).message;
-    if (folder) {
+    const common = { progress_callback: progress } as const;
+    try {
+      return await Promise.all([
+        AutoTokenizer.from_pretrained(id, common),
+        AutoProcessor.from_pretrained(id, common),
+        CLIPTextModelWithProjection.from_pretrained(id, { ...common, dtype }),
+        CLIPVisionModelWithProjection.from_pretrained(id, { ...common, dtype }),
+      ]);
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (folder) {
+        throw new MmragError(
+          `Cannot load the embedding model from ${folder}: ${reason}`,
+          `The folder needs config.json, tokenizer.json, preprocessor_config.json and onnx/text_model${dtypeSuffix(dtype)}.onnx + onnx/vision_model${dtypeSuffix(dtype)}.onnx.`,
+          'model_unavailable',
+          { cause: err },
+        );
+      }
       throw new MmragError(
-        `Cannot load the embedding model from ${folder}: ${reason}`,
-        `The folder needs config.json, tokenizer.json, preprocessor_config.json and onnx/text_model${dtypeSuffix(dtype)}.onnx + onnx/vision_model${dtypeSuffix(dtype)}.onnx.`,
+        `Cannot load the embedding model ${options.model} from the Hugging Face hub: ${reason}`,
+        'Check the model id and your network, or pass a local model folder with --embed-model.',
         'model_unavailable',
         { cause: err },
       );
     }
-    throw new MmragError(
-      `Cannot load the embedding model ${options.model} from the Hugging Face hub: ${reason}`,
-      'Check the model id and your network, or pass a local model folder with --embed-model.',
-      'model_unavailable',
-      { cause: err },
-    );
-  }
+  });
+  const [tok, proc, text, vision] = loaded;
+  const tokenize = tok as unknown as (texts: string[], opts: object) => unknown;
+  const tokenizer = (texts: string[]) =>
+    Promise.resolve(tokenize(texts, { padding: true, truncation: true }));
+  const processor = proc as unknown as Callable<unknown[], Record<string, unknown>>;
+  const textModel = text as unknown as Callable<unknown, { text_embeds: TensorLike }>;
+  const visionModel = vision as unknown as Callable<unknown, { image_embeds: TensorLike }>;
+  const disposeAll = async () => {
+    await Promise.all([
+      (text as { dispose(): Promise<unknown> }).dispose(),
+      (vision as { dispose(): Promise<unknown> }).dispose(),
+    ]);
+  };
 
   const batchSize = options.batchSize ?? 16;
 

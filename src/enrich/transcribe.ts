@@ -1,10 +1,4 @@
-/**
- * Speech to timed text: Whisper through Transformers.js (local), or any OpenAI-compatible
- * `/audio/transcriptions` server. Both take 16 kHz mono PCM floats and return TranscriptSegments.
- */
-import { existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { loadModel } from '../embed/model-source.js';
 import { errorMessage, MmragError } from '../errors.js';
 import { displayUrl, redactSecret } from '../generate/providers/errors.js';
 import type { Transcriber, TranscriptSegment } from './types.js';
@@ -120,21 +114,6 @@ type AsrPipeline = ((
   options: Record<string, unknown>,
 ) => Promise<{ text: string; chunks?: WhisperChunk[] }>) & { dispose(): Promise<unknown> };
 
-function localFolder(model: string): string | undefined {
-  const expanded = model.startsWith('~') ? join(homedir(), model.slice(1)) : model;
-  const looksLikePath = isAbsolute(expanded) || model.startsWith('./') || model.startsWith('../');
-  const candidate = resolve(expanded);
-  if (existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
-  if (looksLikePath) {
-    throw new MmragError(
-      `Whisper model folder not found: ${candidate}`,
-      'Pass a folder holding config.json, tokenizer.json and onnx/, or a Hugging Face model id.',
-      'model_unavailable',
-    );
-  }
-  return undefined;
-}
-
 /**
  * Whisper via Transformers.js's `automatic-speech-recognition` pipeline, loaded on first use. Long recordings
  * are handled by the pipeline's own chunking (30 s windows, 5 s stride), per the Transformers.js docs.
@@ -144,33 +123,25 @@ export function createWhisperTranscriber(options: WhisperTranscriberOptions): Tr
   let loading: Promise<AsrPipeline> | undefined;
 
   const load = async (): Promise<AsrPipeline> => {
-    const { pipeline, env } = await import('@huggingface/transformers');
-    const folder = localFolder(model);
-    let id = model;
-    if (folder) {
-      env.allowLocalModels = true;
-      env.localModelPath = `${dirname(folder)}/`;
-      env.allowRemoteModels = false;
-      id = basename(folder);
-    } else {
-      env.allowRemoteModels = options.allowRemote;
-    }
-    env.cacheDir = options.cacheDir ?? join(homedir(), '.cache', 'mmrag', 'models');
-    try {
-      const pipelineOptions: Record<string, unknown> = {};
-      if (options.dtype) pipelineOptions.dtype = options.dtype;
-      const asr = await pipeline('automatic-speech-recognition', id, pipelineOptions);
-      return asr as unknown as AsrPipeline;
-    } catch (err) {
-      throw new MmragError(
-        `Cannot load the Whisper model ${model}: ${errorMessage(err)}`,
-        options.allowRemote || folder
-          ? 'Check the model id or folder (it needs onnx/encoder_model*.onnx and onnx/decoder_model_merged*.onnx).'
-          : 'Downloads are off: allow remote models, or point the model setting at a local Whisper folder.',
-        'model_unavailable',
-        { cause: err },
-      );
-    }
+    const { pipeline } = await import('@huggingface/transformers');
+    const source = { model, cacheDir: options.cacheDir, allowRemote: options.allowRemote };
+    return loadModel(source, 'Whisper model', async (id, folder) => {
+      try {
+        const pipelineOptions: Record<string, unknown> = {};
+        if (options.dtype) pipelineOptions.dtype = options.dtype;
+        const asr = await pipeline('automatic-speech-recognition', id, pipelineOptions);
+        return asr as unknown as AsrPipeline;
+      } catch (err) {
+        throw new MmragError(
+          `Cannot load the Whisper model ${model}: ${errorMessage(err)}`,
+          options.allowRemote || folder
+            ? 'Check the model id or folder (it needs onnx/encoder_model*.onnx and onnx/decoder_model_merged*.onnx).'
+            : 'Downloads are off: allow remote models, or point the model setting at a local Whisper folder.',
+          'model_unavailable',
+          { cause: err },
+        );
+      }
+    });
   };
 
   return {

@@ -1,4 +1,4 @@
-import { modelLoadError, prepareModelSource } from '../embed/text-embedder.js';
+import { loadModel, modelLoadError } from '../embed/model-source.js';
 import { errorMessage, MmragError } from '../errors.js';
 import { displayUrl, redactSecret } from '../generate/providers/errors.js';
 
@@ -69,22 +69,21 @@ export function createCrossEncoderReranker(options: CrossEncoderOptions): Rerank
   let loading: Promise<{ tokenize: Tokenize; classify: Classify }> | undefined;
 
   const load = async () => {
-    const { env, AutoTokenizer, AutoModelForSequenceClassification } = await import(
-      '@huggingface/transformers'
-    );
-    const { id, folder } = prepareModelSource(env, options, what);
-    try {
-      const [tokenizer, model] = await Promise.all([
-        AutoTokenizer.from_pretrained(id),
-        AutoModelForSequenceClassification.from_pretrained(
-          id,
-          options.dtype ? { dtype: options.dtype as 'fp32' } : {},
-        ),
-      ]);
-      return { tokenize: tokenizer as unknown as Tokenize, classify: model as unknown as Classify };
-    } catch (err) {
-      throw modelLoadError(what, options.model, folder, options.allowRemote, err);
-    }
+    const { AutoTokenizer, AutoModelForSequenceClassification } = await import('@huggingface/transformers');
+    return loadModel(options, what, async (id, folder) => {
+      try {
+        const [tokenizer, model] = await Promise.all([
+          AutoTokenizer.from_pretrained(id),
+          AutoModelForSequenceClassification.from_pretrained(
+            id,
+            options.dtype ? { dtype: options.dtype as 'fp32' } : {},
+          ),
+        ]);
+        return { tokenize: tokenizer as unknown as Tokenize, classify: model as unknown as Classify };
+      } catch (err) {
+        throw modelLoadError(what, options.model, folder, options.allowRemote, err);
+      }
+    });
   };
 
   return {

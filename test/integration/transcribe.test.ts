@@ -362,7 +362,7 @@ describe('Whisper through Transformers.js (no model can be downloaded here)', ()
   test('a model folder that does not exist is named', async () => {
     const transcriber = createWhisperTranscriber({ model: '/nonexistent/whisper-folder', allowRemote: true });
     await expect(transcriber.transcribe(new Float32Array(16000))).rejects.toThrow(
-      'Whisper model folder not found: /nonexistent/whisper-folder',
+      'The Whisper model folder was not found: /nonexistent/whisper-folder',
     );
   });
 });
