@@ -10,8 +10,8 @@ import path from 'node:path';
 import { loadClipEmbedder } from '../src/embed/clip.js';
 import type { RgbImage } from '../src/embed/embedder.js';
 import { decodeToRgb } from '../src/ingest/image-decode.js';
-import { textForEmbedding } from '../src/ingest/pipeline.js';
 import { type KnowledgeBase, openKnowledgeBase } from '../src/kb.js';
+import { textForm } from '../src/text-form.js';
 import { COLOURS, drawShape, type Shape } from '../test/helpers/fixtures.js';
 import { makeXlsx } from '../test/helpers/make-office.js';
 import { makePdf, printedTextSvg, svgToPixels } from '../test/helpers/make-pdf.js';
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   // What mmrag also embeds for each picture: its caption through the text tower (the item's text form).
   const captions = (await Promise.all((await pics.kb.sources()).map((s) => pics.kb.items(s.source)))).flat();
   const captionSeconds = await timed(async () => {
-    const texts = captions.map((c) => textForEmbedding(c.section, c.text));
+    const texts = captions.map((c) => textForm(c));
     for (let i = 0; i < texts.length; i += BATCH) await embedder.embedTexts(texts.slice(i, i + BATCH));
   });
   await pics.kb.close();
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
   const text = await ingestRun(root, 'text', inputs.text, { ocr: false }, embedder);
   const chunks = (await Promise.all((await text.kb.sources()).map((s) => text.kb.items(s.source))))
     .flat()
-    .map((item) => textForEmbedding(item.section, item.text));
+    .map((item) => textForm(item));
   await text.kb.close();
   log(`text: ${chunks.length} chunks through the raw model`);
   const rawTextSeconds = await timed(async () => {

@@ -6,6 +6,7 @@ import type { OcrEngine, Transcriber } from '../enrich/types.js';
 import { errorMessage, MmragError } from '../errors.js';
 import type { MediaStore } from '../store/media.js';
 import type { Store, StoreRow } from '../store/store.js';
+import { textForm } from '../text-form.js';
 import type { ItemDraft, SourceRecord, SourceType } from '../types.js';
 import { detectType } from './detect.js';
 import { decodeToRgb, EMBED_MAX_SIDE, sniffImageMime } from './image-decode.js';
@@ -94,11 +95,6 @@ interface Prepared {
 const LOOKAHEAD = 16;
 const FLUSH_ROWS = 2000;
 const FLUSH_FILES = 64;
-
-/** The text the reference embeds for a text item: `"<section>: <text>"` (the tokenizer cuts it to fit). */
-export function textForEmbedding(section: string, text: string): string {
-  return section ? `${section}: ${text}` : text;
-}
 
 export function newVersion(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
@@ -350,11 +346,6 @@ async function acceptDrafts(
 }
 
 /** Embed the items of several prepared files in shared batches, and turn them into store rows. */
-/** The text form of an item, as the text embedder and BM25 see it. */
-export function textFormOf(draft: ItemDraft, description?: string): string {
-  if (draft.modality === 'text') return textForEmbedding(draft.section, draft.text);
-  return textForEmbedding(draft.section, description ? `${draft.caption} ${description}` : draft.caption);
-}
 
 /**
  * Embed the items of several prepared files in shared batches and turn them into store rows: every item gets its
@@ -367,9 +358,16 @@ async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: Text
   const textForms: string[] = [];
   for (const p of group) {
     p.drafts.forEach((d, i) => {
-      if (d.modality === 'text') texts.push(textForEmbedding(d.section, d.text));
+      if (d.modality === 'text') texts.push(textForm(d));
       else images.push(p.pixels.get(i)!);
-      if (d.modality === 'image' || !textSpace.isClip) textForms.push(textFormOf(d, p.descriptions.get(i)));
+      if (d.modality === 'image' || !textSpace.isClip)
+        textForms.push(
+          textForm({
+            section: d.section,
+            text: d.modality === 'text' ? d.text : d.caption,
+            description: p.descriptions.get(i),
+          }),
+        );
     });
   }
   const textVectors = await embedder.embedTexts(texts);

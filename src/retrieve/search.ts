@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Store, VectorColumn, VectorSet } from '../store/store.js';
+import { textForm } from '../text-form.js';
 import type { Hit, Modality, StoredItem } from '../types.js';
 import { dotAll } from './dot.js';
 import { reciprocalRankFusion } from './fusion.js';
@@ -270,7 +271,10 @@ async function searchModality(
     const pool = ordered.slice(0, Math.max(plan.candidates, params.k));
     const items = await store.getItems(pool.map((r) => r.id));
     const byId = new Map(items.map((i) => [i.id, i]));
-    const documents = pool.map((r) => textForm(byId.get(r.id)));
+    const documents = pool.map((r) => {
+      const item = byId.get(r.id);
+      return item ? textForm(item) : '';
+    });
     const rerankScores = await plan.reranker.score(query.text, documents);
     const reranked = pool
       .map((r, i) => ({ id: r.id, score: rerankScores[i]!, prior: i }))
@@ -322,13 +326,6 @@ async function searchModality(
     }
   }
   return result;
-}
-
-/** The text an item is known by: what BM25 indexed and what a reranker reads. */
-export function textForm(item: StoredItem | undefined): string {
-  if (!item) return '';
-  const body = item.description ? `${item.text} ${item.description}` : item.text;
-  return item.section ? `${item.section}: ${body}` : body;
 }
 
 export function toHit(

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type * as Arrow from 'apache-arrow';
 import { MmragError } from '../errors.js';
 import { VectorMatrix } from '../retrieve/simd.js';
+import { textForm } from '../text-form.js';
 import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '../types.js';
 import { writeFileAtomic } from './atomic.js';
 import {
@@ -59,6 +60,8 @@ function itemSchema(dim: number, textDim: number): Arrow.Schema {
     new Field('title', new Utf8(), false),
     new Field('section', new Utf8(), false),
     new Field('text', new Utf8(), false),
+    // What BM25 indexes: section, text and description (src/text-form.ts).
+    new Field('search_text', new Utf8(), false),
     new Field('media', new Utf8(), true),
     new Field('description', new Utf8(), true),
     new Field('location', new Utf8(), true),
@@ -299,6 +302,7 @@ export class LanceStore implements Store {
         title: r.title,
         section: r.section,
         text: r.text,
+        search_text: textForm(r),
         media: r.media ?? null,
         description: r.description ?? null,
         location: r.location ? JSON.stringify(r.location) : null,
@@ -349,9 +353,9 @@ export class LanceStore implements Store {
   async ensureFullTextIndex(): Promise<void> {
     if (!this.table) return;
     const indices = await this.table.listIndices();
-    if (indices.some((i) => i.columns.includes('text') && i.indexType === 'FTS')) return;
+    if (indices.some((i) => i.columns.includes('search_text') && i.indexType === 'FTS')) return;
     const lancedb = await import('@lancedb/lancedb');
-    await this.table.createIndex('text', { config: lancedb.Index.fts({ withPosition: false }) });
+    await this.table.createIndex('search_text', { config: lancedb.Index.fts({ withPosition: false }) });
   }
 
   async deleteSources(sources: string[]): Promise<number> {
