@@ -1,6 +1,7 @@
 import type { Sharp } from 'sharp';
 import type { RgbImage } from '../embed/embedder.js';
 import { MmragError } from '../errors.js';
+import { decodeBmp, readBmpHeader } from './bmp.js';
 
 /** Pictures are shrunk to at most this many pixels on the longer side for embedding (models need far fewer). */
 export const EMBED_MAX_SIDE = 1024;
@@ -54,7 +55,19 @@ export async function decodeToRgb(bytes: Uint8Array, options: DecodeOptions): Pr
   const sharp = (await import('sharp')).default;
   let pipeline: Sharp;
   try {
-    pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, pages: 1, failOn: 'error' });
+    if (sniffImageMime(bytes) === 'image/bmp') {
+      // sharp cannot read BMP: decode it ourselves (after checking its size) and hand sharp the pixels.
+      const { width, height } = readBmpHeader(bytes);
+      if (width * Math.abs(height) > options.maxPixels) {
+        throw new MmragError(
+          `picture is ${width}x${Math.abs(height)} pixels, over the limit of ${options.maxPixels}`,
+          'Raise ingest.maxImagePixels if the picture is genuine.',
+          'too_large',
+        );
+      }
+      const rgb = decodeBmp(bytes);
+      pipeline = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
+    } else pipeline = sharp(bytes, { limitInputPixels: options.maxPixels, pages: 1, failOn: 'error' });
     const meta = await pipeline.metadata();
     const width = meta.width ?? 0;
     const height = meta.height ?? 0;

@@ -30,7 +30,14 @@ export class MediaStore {
     let ext = LLM_READY[mime];
     if (!ext) {
       const sharp = (await import('sharp')).default;
-      data = await sharp(bytes, { pages: 1 }).rotate().png().toBuffer();
+      if (mime === 'image/bmp') {
+        // sharp cannot read BMP: store the decoded pixels as PNG.
+        const { decodeBmp } = await import('../ingest/bmp.js');
+        const rgb = decodeBmp(bytes);
+        data = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+          .png()
+          .toBuffer();
+      } else data = await sharp(bytes, { pages: 1 }).rotate().png().toBuffer();
       ext = 'png';
     }
     const hash = createHash('sha256').update(data).digest('hex');

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseractOcr } from '../../src/enrich/ocr.js';
@@ -11,7 +14,9 @@ import {
   NO_CAPTION,
   xmpField,
 } from '../../src/ingest/loaders/image.js';
+import { MediaStore } from '../../src/store/media.js';
 import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { writeBmp24 } from '../helpers/bmp.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 import { printedTextSvg, redCircleSvg } from '../helpers/make-pdf.js';
 
@@ -31,28 +36,6 @@ function crc32(bytes: Uint8Array): number {
 }
 
 /** A 24-bit bottom-up BMP of RGB pixels. */
-function writeBmp24(rgb: Uint8Array, width: number, height: number): Uint8Array {
-  const stride = Math.ceil((width * 3) / 4) * 4;
-  const buf = Buffer.alloc(54 + stride * height);
-  buf.write('BM', 0, 'latin1');
-  buf.writeUInt32LE(buf.length, 2);
-  buf.writeUInt32LE(54, 10);
-  buf.writeUInt32LE(40, 14);
-  buf.writeInt32LE(width, 18);
-  buf.writeInt32LE(height, 22);
-  buf.writeUInt16LE(1, 26);
-  buf.writeUInt16LE(24, 28);
-  for (let y = 0; y < height; y++) {
-    const row = 54 + (height - 1 - y) * stride;
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      buf[row + x * 3] = rgb[i + 2]!;
-      buf[row + x * 3 + 1] = rgb[i + 1]!;
-      buf[row + x * 3 + 2] = rgb[i]!;
-    }
-  }
-  return u8(buf);
-}
 
 /** An uncompressed 8-bit grey little-endian TIFF filled with 128, with an ImageDescription tag. */
 function writeGrayTiff(width: number, height: number, description: string): Uint8Array {
@@ -228,7 +211,7 @@ describe('ImageLoader', () => {
     expect(text).not.toContain('SECOND');
   });
 
-  it('converts BMP to PNG (sharp cannot read BMP) and OCRs it', async () => {
+  it('reads BMP (sharp cannot: mmrag decodes it), keeps it as PNG in the knowledge base, and OCRs it', async () => {
     const { data, info } = await sharp(Buffer.from(printedTextSvg('BADGER', 701, 181, 80)))
       .flatten({ background: '#fff' })
       .removeAlpha()
@@ -240,10 +223,17 @@ describe('ImageLoader', () => {
       testLoaderContext({ ocr }),
     );
     const picture = images(items)[0]!;
-    expect(picture.picture.mime).toBe('image/png');
+    expect(picture.picture.mime).toBe('image/bmp');
     const rgb = await decodeToRgb(picture.picture.bytes, { maxPixels: 1e8 });
     expect([rgb.width, rgb.height]).toEqual([701, 181]);
     expect(Buffer.from(rgb.data).equals(data)).toBe(true);
+    expect(picture.picture.decoded?.width).toBe(701);
+    // The stored copy is a PNG (every multimodal LLM reads it), with the same pixels.
+    const media = new MediaStore(mkdtempSync(join(tmpdir(), 'mmrag-media-')));
+    const rel = await media.save(picture.picture.bytes, 'image/bmp');
+    expect(rel).toMatch(/\.png$/);
+    const stored = await decodeToRgb(readFileSync(media.path(rel)), { maxPixels: 1e8 });
+    expect(Buffer.from(stored.data).equals(data)).toBe(true);
     expect(
       texts(items)
         .map((i) => i.text)

@@ -1,11 +1,11 @@
-import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClipEmbedder } from '../../src/embed/clip.js';
 import type { Embedder } from '../../src/embed/embedder.js';
 import { decodeToRgb } from '../../src/ingest/image-decode.js';
 import { type KnowledgeBase, openKnowledgeBase } from '../../src/kb.js';
-import { FIXTURE_MODEL, tempDir, writeShapesPage } from '../helpers/fixtures.js';
+import { drawShape, FIXTURE_MODEL, tempDir, writeShapesPage } from '../helpers/fixtures.js';
 import { startLoopbackLlm } from '../helpers/loopback-llm.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -203,5 +203,36 @@ describe('knowledge base with the fixture CLIP model', () => {
     expect(readdirSync(join(kb.dir, 'media')).flatMap((d) => readdirSync(join(kb.dir, 'media', d)))).toEqual(
       [],
     );
+  });
+});
+
+describe('pictures sharp cannot read, inside documents', () => {
+  it('a BMP referenced by a page is decoded, embedded and stored as PNG', async () => {
+    const { writeBmp24 } = await import('../helpers/bmp.js');
+    const sharp = (await import('sharp')).default;
+    const dir = tempDir('mmrag-bmp-');
+    try {
+      const { data, info } = await sharp(await drawShape('red', 'circle'))
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      writeFileSync(join(dir.dir, 'logo.bmp'), writeBmp24(new Uint8Array(data), info.width, info.height));
+      writeFileSync(
+        join(dir.dir, 'page.html'),
+        '<html><head><title>Logo</title></head><body><p>Our logo is a red circle, as shown in the picture below.</p><img src="logo.bmp" alt="The logo"></body></html>',
+      );
+      const bmpKb = await openKnowledgeBase({ kb: join(dir.dir, 'kb'), embed: { model: FIXTURE_MODEL } });
+      try {
+        const summary = await bmpKb.ingest([join(dir.dir, 'page.html')]);
+        expect(summary.outcomes[0]).toMatchObject({ status: 'ingested', imageItems: 1, warnings: [] });
+        const hit = (await bmpKb.search('a red circle')).images[0]!;
+        expect(hit.caption).toBe('The logo');
+        expect(hit.image).toMatch(/\.png$/);
+      } finally {
+        await bmpKb.close();
+      }
+    } finally {
+      dir.cleanup();
+    }
   });
 });
