@@ -597,8 +597,17 @@ export class LanceStore implements Store {
       .map((r) => ({ id: r.id, score: r._score }));
   }
 
+  private itemsCache = new Map<Modality, { generation: number; items: StoredItem[] }>();
+
+  /** Every live item of a modality, kept until the live versions change (filtered searches read it per query). */
   async scanItems(modality: Modality): Promise<StoredItem[]> {
-    return this.selectItems(`modality = ${sqlString(modality)}`);
+    await this.current();
+    const cached = this.itemsCache.get(modality);
+    if (cached && cached.generation === this.generation) return cached.items;
+    const generation = this.generation;
+    const items = await this.selectItems(`modality = ${sqlString(modality)}`);
+    if (generation === this.generation) this.itemsCache.set(modality, { generation, items });
+    return items;
   }
 
   /**
@@ -696,6 +705,7 @@ export class LanceStore implements Store {
 
   async close(): Promise<void> {
     this.vectorCache.clear();
+    this.itemsCache.clear();
     this.table?.close();
     this.db.close();
   }
