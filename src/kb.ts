@@ -464,7 +464,7 @@ export class KnowledgeBase {
   async ask(question: string | SearchQuery, options: AskOptions = {}): Promise<AskResult> {
     const q = typeof question === 'string' ? { text: question } : question;
     const { buildReferencePrompt } = await import('./generate/prompt.js');
-    const found = await this.search(q, options);
+    const found = await this.search({ ...q, text: retrievalText(q.text, options.history) }, options);
     const sources = [...found.text, ...found.images];
     const text = q.text ?? '';
     const level = found.level ?? 3;
@@ -630,6 +630,25 @@ export class KnowledgeBase {
     this.textSpacePromise = undefined;
     if (space) await (await space.catch(() => undefined))?.embedder.dispose();
   }
+}
+
+/** Follow-ups this short ("and the blue one?") are read together with the question before them. */
+const FOLLOW_UP_WORDS = 8;
+
+/**
+ * What to retrieve for a question in a conversation: a short follow-up leans on the previous question for its
+ * subject, so both are searched; a full question stands on its own. The model still sees the exact question.
+ */
+export function retrievalText(
+  question: string | undefined,
+  history: AskOptions['history'],
+): string | undefined {
+  const previous = history
+    ?.filter((m) => m.role === 'user')
+    .at(-1)
+    ?.content.trim();
+  if (!question || !previous) return question;
+  return question.trim().split(/\s+/).length <= FOLLOW_UP_WORDS ? `${previous} ${question}` : question;
 }
 
 function definedOnly<T extends object>(value: T | undefined): Partial<T> {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KnowledgeBase, openKnowledgeBase } from '../../src/kb.js';
+import { type KnowledgeBase, openKnowledgeBase, retrievalText } from '../../src/kb.js';
 import { drawShape, FIXTURE_MODEL, tempDir, writeShapesPage } from '../helpers/fixtures.js';
 import { type LoopbackLlm, startLoopbackLlm } from '../helpers/loopback-llm.js';
 
@@ -150,6 +150,24 @@ describe('reranking', () => {
     expect(rerankRequests.at(-1)!.query).toBe('harbour');
     expect(result.text[0]!.text).toMatch(/boats/);
     expect(result.text[0]!.scores?.rerank).toBe(0.9);
+  });
+});
+
+describe('follow-up questions', () => {
+  it('a short follow-up is retrieved together with the question before it', async () => {
+    const history = [
+      { role: 'user' as const, content: 'a green triangle' },
+      { role: 'assistant' as const, content: 'It marks the lifeboat station [1].' },
+    ];
+    const result = await kb.ask('and what is it next to?', { history, llm: null, rerank: false });
+    expect(result.question).toBe('and what is it next to?');
+    expect(result.sources.find((h) => h.modality === 'image')?.section).toBe('Triangles');
+    expect(retrievalText('and what is it next to?', history)).toBe(
+      'a green triangle and what is it next to?',
+    );
+    const long = 'what does the harbour office keep on the wall by the door?';
+    expect(retrievalText(long, history)).toBe(long);
+    expect(retrievalText('why?', [])).toBe('why?');
   });
 });
 
