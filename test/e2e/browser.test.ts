@@ -107,6 +107,14 @@ async function newPage(scheme: 'light' | 'dark', width = 1200): Promise<Page> {
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
+/** The theme the app applied: it sets it in an effect after its first render, so wait until it has. */
+async function themeOf(page: Page): Promise<string | undefined> {
+  await page.waitForFunction(() => document.documentElement.dataset.theme !== undefined, undefined, {
+    timeout: 10_000,
+  });
+  return page.evaluate(() => document.documentElement.dataset.theme);
+}
+
 describe.skipIf(!hasChromium)('the web app in headless Chromium', () => {
   it('is built (web/dist is committed)', () => {
     expect(hasWebApp).toBe(true);
@@ -270,7 +278,7 @@ describe.skipIf(!hasChromium)('the web app in headless Chromium', () => {
     const page = await newPage('dark');
     await page.goto(`${server.url}/#/ask`);
     await page.getByText('Ask your files').waitFor();
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await themeOf(page)).toBe('dark');
     await page.getByLabel('Question', { exact: true }).fill('a red circle');
     await page.getByLabel('Question', { exact: true }).press('Enter');
     await page.locator('.answer .thumb img').first().waitFor();
@@ -293,7 +301,7 @@ describe.skipIf(!hasChromium)('the web app in headless Chromium', () => {
     // The toggle switches to light and is remembered over the system preference.
     await page.getByRole('button', { name: 'Switch to the light theme' }).click();
     await page.reload();
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(await themeOf(page)).toBe('light');
     await page.context().close();
 
     const phone = await newPage('light', 390);
