@@ -1,7 +1,7 @@
 import { mergeLayers, resolveConfig } from '../config.js';
 import { errorMessage, MmragError } from '../errors.js';
 import { type KnowledgeBase, openKnowledgeBase } from '../kb.js';
-import { displayPath, formatHits, formatSources, formatSummary } from './format.js';
+import { displayPath, formatHits, formatSourceList, formatSources, formatSummary } from './format.js';
 import type { AskFlags, IngestFlags, SearchFlags } from './main.js';
 import { configFromFlags, type KbFlags, searchOptionsFromFlags } from './options.js';
 import { ingestReporter } from './progress.js';
@@ -128,7 +128,6 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
     const controller = new AbortController();
     const onSignal = () => controller.abort();
     process.once('SIGINT', onSignal);
-    const { formatSourceLine, numberedSources } = await import('../generate/prompt.js');
     let streamed = false;
     const result = await kb.ask(
       { text: question, image: flags.image },
@@ -154,18 +153,15 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
         process.stderr.write(`${streamed ? '\n' : ''}${result.error.message}\n`);
         if (result.error.hint) process.stderr.write(`  ${result.error.hint}\n`);
       }
-      const textHits = result.sources.filter((h) => h.modality === 'text');
-      const imageHits = result.sources.filter((h) => h.modality === 'image');
-      const numbered = numberedSources(textHits, imageHits);
-      const cited = new Set(result.citations);
-      const shown = cited.size > 0 ? numbered.filter((s) => cited.has(s.n)) : numbered;
-      if (shown.length === 0) process.stdout.write('\nNo sources passed the thresholds.\n');
+      const lines = formatSourceList(result.sources, result.citations);
+      if (lines.length === 0) process.stdout.write('\nNo sources passed the thresholds.\n');
       else {
-        process.stdout.write(
-          `\n${result.answer ? (cited.size > 0 ? 'Sources cited' : 'Sources') : 'Retrieved sources'}:\n`,
-        );
-        for (const s of shown)
-          process.stdout.write(`${formatSourceLine(s.n, { ...s.hit, source: displayPath(s.hit.source) })}\n`);
+        const heading = result.answer
+          ? result.citations.length > 0
+            ? 'Sources cited'
+            : 'Sources'
+          : 'Retrieved sources';
+        process.stdout.write(`\n${heading}:\n${lines.join('\n')}\n`);
       }
     }
     // No model at all (auto mode) is not a failure: the sources are the answer. A model that failed is.

@@ -5,7 +5,7 @@ import { DEFAULT_EMBED_MODEL, resolveConfig } from '../config.js';
 import type { Embedder } from '../embed/embedder.js';
 import { errorMessage } from '../errors.js';
 import { openKnowledgeBase } from '../kb.js';
-import { displayPath, formatHits, formatSummary } from './format.js';
+import { displayPath, formatHits, formatSourceList, formatSummary } from './format.js';
 import { configFromFlags, type LlmFlags } from './options.js';
 import { ingestReporter } from './progress.js';
 
@@ -90,7 +90,6 @@ export async function demoCommand(flags: LlmFlags & { kb?: string; offline?: boo
 
     const question = bundled ? (script.offlineQuestion ?? script.question) : script.question;
     process.stdout.write(`\n== mmrag ask "${question}"\n`);
-    const { formatSourceLine, numberedSources } = await import('../generate/prompt.js');
     let streamed = false;
     const result = await kb.ask(question, {
       onToken: (piece) => {
@@ -103,15 +102,10 @@ export async function demoCommand(flags: LlmFlags & { kb?: string; offline?: boo
       process.stdout.write(`${result.error.message}\n`);
       if (result.error.hint) process.stdout.write(`  ${result.error.hint}\n`);
     }
-    const numbered = numberedSources(
-      result.sources.filter((h) => h.modality === 'text'),
-      result.sources.filter((h) => h.modality === 'image'),
-    );
     process.stdout.write(
       `\n${result.answer ? 'Sources' : 'Retrieved sources (what a model would have been shown)'}:\n`,
     );
-    for (const s of numbered)
-      process.stdout.write(`${formatSourceLine(s.n, { ...s.hit, source: displayPath(s.hit.source) })}\n`);
+    process.stdout.write(`${formatSourceList(result.sources).join('\n')}\n`);
     process.stdout.write(
       `\nTry it yourself:\n  npx mmrag search "a blue square" --kb ${displayPath(dir)}\n  npx mmrag ingest ~/Documents/some-folder\n`,
     );

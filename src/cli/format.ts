@@ -1,4 +1,5 @@
 import { relative } from 'node:path';
+import { formatSourceLine } from '../generate/prompt.js';
 import type { IngestSummary } from '../ingest/pipeline.js';
 import { formatLocation } from '../location.js';
 import type { Hit, SourceRecord } from '../types.js';
@@ -81,4 +82,16 @@ export function formatSummary(summary: IngestSummary): string {
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * The numbered source list under an answer: `sources` as `ask` returns them (numbered 1.. in order, as in the
+ * prompt); with citations, only the cited ones. Paths are shown as the user would type them.
+ */
+export function formatSourceList(sources: Hit[], citations: number[] = []): string[] {
+  const cited = new Set(citations);
+  return sources
+    .map((hit, i) => ({ n: i + 1, hit }))
+    .filter((s) => cited.size === 0 || cited.has(s.n))
+    .map((s) => formatSourceLine(s.n, { ...s.hit, source: displayPath(s.hit.source) }));
 }

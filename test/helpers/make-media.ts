@@ -72,6 +72,22 @@ export async function makeSpeechWav(path: string, sentence: string): Promise<str
   return path;
 }
 
+/** A WAV of a 440 Hz tone (16 kHz mono), made with ffmpeg: a recording with no words in it. */
+export async function makeToneWav(path: string, seconds = 1): Promise<string> {
+  await runTool('ffmpeg', [
+    '-y',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=440:sample_rate=16000:duration=${seconds}`,
+    path,
+  ]);
+  return path;
+}
+
 export interface ShapesVideoOptions {
   /** Seconds of the red circle, then of the blue square (default 4 each). */
   secondsEach?: number;

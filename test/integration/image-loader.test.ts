@@ -15,13 +15,11 @@ import {
   xmpField,
 } from '../../src/ingest/loaders/image.js';
 import { MediaStore } from '../../src/store/media.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
 import { writeBmp24 } from '../helpers/bmp.js';
+import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 import { printedTextSvg, redCircleSvg } from '../helpers/make-pdf.js';
 
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
 const u8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

@@ -9,7 +9,7 @@ import { AudioLoader, findSidecarSubtitles } from '../../src/ingest/loaders/audi
 import { SubtitlesLoader } from '../../src/ingest/loaders/subtitles.js';
 import { VideoLoader } from '../../src/ingest/loaders/video.js';
 import { decodeAudio16kMono, extractFrames, ffmpegAvailable, probeMedia } from '../../src/media/ffmpeg.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 import { type Cue, makeShapesVideo, makeSpeechWav, toSrt, writeVtt } from '../helpers/make-media.js';
 
@@ -21,8 +21,6 @@ const unreachableTranscriber: Transcriber = {
 };
 
 const input = async (path: string) => ({ path, bytes: new Uint8Array(await readFile(path)) });
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
 
 async function centrePixel(png: Uint8Array): Promise<[number, number, number]> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });

@@ -8,7 +8,8 @@ import { CsvLoader } from '../../src/ingest/loaders/csv.js';
 import { DocxLoader, NO_CAPTION } from '../../src/ingest/loaders/docx.js';
 import { NOTES_PREFIX, PptxLoader } from '../../src/ingest/loaders/pptx.js';
 import { SpreadsheetLoader } from '../../src/ingest/loaders/spreadsheet.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import type { ItemDraft, TextItemDraft } from '../../src/types.js';
+import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 import {
   type CellValue,
@@ -25,8 +26,6 @@ import {
   shapePng,
 } from '../helpers/make-office.js';
 
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
 /** The one text item carrying `word` (fails when none or several do). */
 function only(items: ItemDraft[], word: string): TextItemDraft {
   const found = texts(items).filter((i) => i.text.includes(word));

@@ -5,12 +5,9 @@ import type { OcrEngine } from '../../src/enrich/types.js';
 import { MmragError } from '../../src/errors.js';
 import { decodeToRgb, sniffImageMime } from '../../src/ingest/image-decode.js';
 import { PdfLoader } from '../../src/ingest/loaders/pdf.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 import { makePdf, printedTextSvg, redCircleSvg, svgToPixels } from '../helpers/make-pdf.js';
-
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
 
 /** Mean red, green, blue of an RGB picture. */
 function meanColour(rgb: { data: Uint8Array }): [number, number, number] {

@@ -2,27 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MmragError } from '../../src/errors.js';
 import { loadUrl } from '../../src/ingest/loaders/url.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { rejection as failure, images, texts } from '../helpers/items.js';
 import { type LoaderContextOverrides, testLoaderContext } from '../helpers/loader-context.js';
 
 /** The test server listens on loopback, which the product refuses by default. */
 const makeContext = (overrides: LoaderContextOverrides = {}) =>
   testLoaderContext({ allowPrivateNetwork: true, ...overrides });
-
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
-
-async function failure(work: Promise<unknown>): Promise<MmragError> {
-  try {
-    await work;
-  } catch (err) {
-    if (err instanceof MmragError) return err;
-    throw err;
-  }
-  throw new Error('expected the load to fail');
-}
 
 const paragraph = (topic: string) =>
   `<p>The ${topic} of the zephyrine lighthouse keepers was recorded in careful logbooks, describing ` +

@@ -14,7 +14,7 @@ import { decodeToRgb, sniffImageMime } from '../../src/ingest/image-decode.js';
 import { loaderFor } from '../../src/ingest/loaders/index.js';
 import type { ItemDraft } from '../../src/types.js';
 import { tempDir } from '../helpers/fixtures.js';
-import { makeShapesVideo, runTool } from '../helpers/make-media.js';
+import { makeShapesVideo, makeToneWav } from '../helpers/make-media.js';
 import {
   loaderContext,
   MUTATION_KINDS,
@@ -180,17 +180,7 @@ describe('fuzzed files', () => {
       const dir = join(tmp.dir, 'media');
       mkdirSync(dir, { recursive: true });
       const wav = join(dir, 'tone.wav');
-      await runTool('ffmpeg', [
-        '-y',
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:sample_rate=16000:duration=1',
-        wav,
-      ]);
+      await makeToneWav(wav);
       const mp4 = await makeShapesVideo(join(dir, 'shapes.mp4'), dir, { secondsEach: 1, fps: 5 });
       const context = {
         ...loaderContext(),

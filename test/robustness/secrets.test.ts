@@ -10,7 +10,7 @@ import { openKnowledgeBase } from '../../src/kb.js';
 import { startServer } from '../../src/server/server.js';
 import { FIXTURE_MODEL, tempDir, writeShapesPage } from '../helpers/fixtures.js';
 import { type LoopbackLlm, startLoopbackLlm } from '../helpers/loopback-llm.js';
-import { runTool } from '../helpers/make-media.js';
+import { makeToneWav } from '../helpers/make-media.js';
 import {
   cliEnv,
   collect,
@@ -89,17 +89,7 @@ describe('the CLI', () => {
   it('ingest with a remote transcriber that echoes the key: the file fails with a reason, the key never shown', async () => {
     const audio = join(tmp.dir, 'audio');
     mkdirSync(audio);
-    await runTool('ffmpeg', [
-      '-y',
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=16000:duration=1',
-      join(audio, 'tone.wav'),
-    ]);
+    await makeToneWav(join(audio, 'tone.wav'));
     for (const flags of [[], ['--json']]) {
       const run = await runCli(
         ['ingest', audio, '--kb', join(tmp.dir, 'kb-audio'), ...flags],

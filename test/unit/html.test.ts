@@ -6,11 +6,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkText } from '../../src/ingest/chunk.js';
 import { decodeHtmlBytes, HtmlLoader, imageRef, NO_CAPTION } from '../../src/ingest/loaders/html.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import type { ItemDraft } from '../../src/types.js';
+import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
-
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
 
 let dir: string;
 let redPng: Buffer;

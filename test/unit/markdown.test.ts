@@ -4,11 +4,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarkdownLoader, parseMarkdown, readFrontMatter } from '../../src/ingest/loaders/markdown.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../src/types.js';
+import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
-
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-const images = (items: ItemDraft[]) => items.filter((i): i is ImageItemDraft => i.modality === 'image');
 
 describe('readFrontMatter', () => {
   it('takes the YAML title and skips the block', () => {

@@ -6,20 +6,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MmragError } from '../../src/errors.js';
 import { fetchBounded, isPrivateAddress } from '../../src/ingest/net.js';
 import { decodeDataUri, resolvePicture } from '../../src/ingest/pictures.js';
+import { rejection } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
-
-async function rejection(promise: Promise<unknown>): Promise<MmragError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(MmragError);
-    return err as MmragError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('isPrivateAddress', () => {
   const table: [string, boolean][] = [

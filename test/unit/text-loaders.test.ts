@@ -1,6 +1,5 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MmragError } from '../../src/errors.js';
 import {
   flattenJson,
   JsonLoader,
@@ -18,21 +17,10 @@ import {
   TEXT_EXTENSIONS,
   TextLoader,
 } from '../../src/ingest/loaders/text.js';
-import type { ItemDraft, TextItemDraft } from '../../src/types.js';
+import { rejection as failure, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 
 const encode = (text: string) => new TextEncoder().encode(text);
-const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraft => i.modality === 'text');
-
-async function failure(work: Promise<unknown>): Promise<MmragError> {
-  try {
-    await work;
-  } catch (err) {
-    if (err instanceof MmragError) return err;
-    throw err;
-  }
-  throw new Error('expected the load to fail');
-}
 
 /** A small Python module: functions separated by blank lines. */
 function pythonSource(functions: number): string {
