@@ -314,11 +314,8 @@ export class KnowledgeBase {
     const release = acquireWriteLock(join(this.dir, 'write.lock'));
     try {
       if (!this.meta) this.writeMeta(undefined);
-      const { LanceStore } = await import('./store/lance.js');
-      if (this.store instanceof LanceStore) {
-        await this.store.refresh();
-        await this.store.removeOrphans();
-      }
+      await this.store.refresh();
+      await this.store.removeOrphans();
       const summary = await ingestPaths(
         paths,
         {

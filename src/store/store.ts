@@ -105,5 +105,9 @@ export interface Store {
   vectorsOf?(ids: string[], column: VectorColumn): Promise<Map<string, Float32Array>>;
   /** Bring indexes up to date after writes (the full-text index, the ANN index, compaction). */
   optimize(): Promise<void>;
+  /** Pick up what other processes wrote since this handle last looked. */
+  refresh(): Promise<void>;
+  /** Under the write lock, before writing: drop rows no live version names (left by a crash). */
+  removeOrphans(): Promise<number>;
   close(): Promise<void>;
 }
