@@ -29,6 +29,7 @@ import { acquireWriteLock } from './store/lock.js';
 import { MediaStore, mimeOfMedia } from './store/media.js';
 import type { Store } from './store/store.js';
 import type { Hit, SearchResult, SourceRecord, StoredItem } from './types.js';
+import { meanVector } from './vector/dot.js';
 
 /** Bumped when the on-disk layout changes; older knowledge bases are migrated or refused with a message. */
 export const SCHEMA_VERSION = 1;
@@ -126,12 +127,6 @@ export function citedNumbers(answer: string, sourceCount: number): number[] {
     }
   }
   return [...seen];
-}
-
-function meanVector(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = (a[i]! + b[i]!) / 2;
-  return out;
 }
 
 /**

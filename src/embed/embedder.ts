@@ -20,16 +20,6 @@ export interface Embedder {
   dispose(): Promise<void>;
 }
 
-export function l2normalize(vector: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
-  const norm = Math.sqrt(sum);
-  const out = new Float32Array(vector.length);
-  if (norm === 0) return out;
-  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
-  return out;
-}
-
 /** Embeds text only: the dedicated text model for text-to-text retrieval and the text forms of pictures. */
 export interface TextEmbedder {
   readonly modelId: string;

@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import { type Embedder, l2normalize, type RgbImage, type TextSpace } from '../embed/embedder.js';
+import type { Embedder, RgbImage, TextSpace } from '../embed/embedder.js';
 import type { OcrEngine, Transcriber } from '../enrich/types.js';
 import { errorMessage, MmragError } from '../errors.js';
 import type { MediaStore } from '../store/media.js';
 import type { Store, StoreRow } from '../store/store.js';
 import { textForm } from '../text-form.js';
 import type { ItemDraft, SourceRecord, SourceType } from '../types.js';
+import { l2normalize } from '../vector/dot.js';
 import { detectType } from './detect.js';
 import { decodeToRgb, EMBED_MAX_SIDE, sniffImageMime } from './image-decode.js';
 import type { LoaderContext } from './loader.js';
