@@ -1,10 +1,6 @@
-/** A decoded RGB picture, ready for a vision model. */
-export interface RgbImage {
-  /** Interleaved RGB bytes, `width * height * 3` long. */
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
+import type { RgbImage } from '../media/image-decode.js';
+
+export type { RgbImage };
 
 /**
  * Embeds text and pictures into one vector space (CLIP-family models).
