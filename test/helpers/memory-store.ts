@@ -167,7 +167,7 @@ function tokens(text: string): string[] {
 
 function toItem(row: StoreRow): StoredItem {
   const { vector: _vector, textVector: _textVector, version: _version, ...item } = row;
-  return Object.fromEntries(Object.entries(item).filter(([, v]) => v !== undefined)) as StoredItem;
+  return Object.fromEntries(Object.entries(item).filter(([, v]) => v !== undefined)) as unknown as StoredItem;
 }
 
 /** Pictures kept in memory, named by their hash like the folder media store. */
