@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MmragError } from '../../src/errors.js';
 import type { KbManifest } from '../../src/store/manifest.js';
-import { type MediaStore, MEDIA_MIME } from '../../src/store/media-store.js';
+import { MEDIA_MIME, type MediaStore } from '../../src/store/media-store.js';
 import type { Store, StoreRow, TextMatch, VectorColumn, VectorSet } from '../../src/store/store.js';
 import { textForm } from '../../src/text-form.js';
 import type { Modality, SourceRecord, StoredItem } from '../../src/types.js';

@@ -42,7 +42,9 @@ describe('the loader registry', () => {
   it('detects by name through the registry it is given, and a type it lacks has no loader', async () => {
     const onlyText = new LoaderRegistry({ text: LOADERS.text });
     expect(detectType('/a/notes.txt', new TextEncoder().encode('hello'), onlyText)).toEqual({ type: 'text' });
-    expect(detectType('/a/page.md', new TextEncoder().encode('# hi'), onlyText)).toHaveProperty('unsupported');
+    expect(detectType('/a/page.md', new TextEncoder().encode('# hi'), onlyText)).toHaveProperty(
+      'unsupported',
+    );
     expect(onlyText.loader('markdown')).toBeUndefined();
     expect((await onlyText.loader('text'))?.type).toBe('text');
   });
