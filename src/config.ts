@@ -150,6 +150,27 @@ export const ConfigSchema = z.object({
         .positive()
         .default(1024 * 1024 * 1024),
       maxArchiveRatio: z.number().positive().default(200),
+      /**
+       * Inflated bytes of one XML part of an office file, or of one stream of a PDF that is not a picture (checked
+       * while inflating): a few MB of zip can hold hundreds of MB of XML, which a parser multiplies 10-30 times.
+       */
+      maxPartBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
+      /** Times one part of an office file may be read as content (a slide listed 200 times is an attack). */
+      maxPartReferences: z.number().int().positive().default(4),
+      /** Characters of text one file may produce, over all its items. */
+      maxTextChars: z.number().int().positive().default(100_000_000),
+      /** Items (text chunks and pictures) one file may produce. */
+      maxItems: z.number().int().positive().default(500_000),
+      /** Nesting depth of HTML and XML elements (parsers slow down with the square of the depth). */
+      maxNestingDepth: z.number().int().positive().default(2_000),
+      /** Heap of the worker thread that parses files, in MB: a file that needs more fails (it is not the run). */
+      maxParseMemoryMb: z.number().int().min(64).default(1024),
+      /** Seconds one file may spend being parsed (time spent on OCR and transcription not counted). */
+      maxParseSeconds: z.number().positive().default(600),
       remoteTimeoutMs: z.number().int().positive().default(15_000),
       /** Read printed text in pictures and scanned pages (tesseract.js, offline). */
       ocr: z.boolean().default(true),

@@ -13,6 +13,16 @@ export interface LoaderLimits {
   maxArchiveBytes: number;
   /** Largest ratio of uncompressed to compressed size inside a zip-based file. */
   maxArchiveRatio: number;
+  /** Inflated bytes of one XML part of a zip-based file, or of one PDF stream that is not a picture. */
+  maxPartBytes: number;
+  /** Times one part of a zip-based file may be read as content. */
+  maxPartReferences: number;
+  /** Characters of text one file may produce, over all its items. */
+  maxTextChars: number;
+  /** Items one file may produce. */
+  maxItems: number;
+  /** Nesting depth of HTML and XML elements. */
+  maxNestingDepth: number;
 }
 
 /** Limits and services every loader may use. */

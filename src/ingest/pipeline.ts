@@ -11,7 +11,11 @@ import { textForm } from '../text-form.js';
 import type { ItemDraft, SourceRecord, SourceType } from '../types.js';
 import { l2normalize } from '../vector/dot.js';
 import { detectType } from './detect.js';
+import { hashFile, readProbe } from './file-probe.js';
 import type { LoaderContext } from './loader.js';
+import { ParsePool } from './parse-pool.js';
+import { checkOutput } from './parse-protocol.js';
+import { embedPictures, HeldPictures } from './picture-batches.js';
 import type { LoaderRegistry } from './registry.js';
 import { walkFiles } from './walk.js';
 
@@ -86,7 +90,7 @@ interface Prepared {
   outcome: FileOutcome;
   record?: SourceRecord;
   drafts: ItemDraft[];
-  /** Decoded pixels per image draft index. */
+  /** Decoded pixels per image draft index, while the run has room to hold them (else decoded again to embed). */
   pixels: Map<number, RgbImage>;
   /** Stored media path per image draft index. */
   mediaPaths: Map<number, string>;
@@ -166,6 +170,11 @@ export function loaderContext(
       maxDurationSeconds: ingest.maxDurationSeconds,
       maxArchiveBytes: ingest.maxArchiveBytes,
       maxArchiveRatio: ingest.maxArchiveRatio,
+      maxPartBytes: ingest.maxPartBytes,
+      maxPartReferences: ingest.maxPartReferences,
+      maxTextChars: ingest.maxTextChars,
+      maxItems: ingest.maxItems,
+      maxNestingDepth: ingest.maxNestingDepth,
     },
     warn: (message) => warnings.push(message),
     signal,
@@ -186,10 +195,17 @@ function draftsHash(drafts: ItemDraft[]): string {
   return hash.digest('hex');
 }
 
+/** What the files of one run share while being prepared: the parsing workers and the decoded-pixel budget. */
+interface RunParts {
+  parser: ParsePool;
+  held: HeldPictures;
+}
+
 async function prepare(
   file: { path: string; explicit: boolean },
   deps: IngestDependencies,
   enrichers: Enrichers,
+  run: RunParts,
   signal?: AbortSignal,
 ): Promise<Prepared> {
   const outcome = emptyOutcome(file.path);
@@ -200,18 +216,18 @@ async function prepare(
     mediaPaths: new Map(),
     descriptions: new Map(),
   };
-  if (isUrl(file.path)) return prepareUrl(file.path, prepared, deps, enrichers, signal);
+  if (isUrl(file.path)) return prepareUrl(file.path, prepared, deps, enrichers, run, signal);
   try {
     const info = await stat(file.path);
     if (info.size > deps.config.ingest.maxFileBytes) {
       outcome.reason = `file is ${(info.size / 1e6).toFixed(1)} MB, over the ${(deps.config.ingest.maxFileBytes / 1e6).toFixed(0)} MB limit (ingest.maxFileBytes)`;
       return prepared;
     }
-    const bytes = new Uint8Array(await readFile(file.path));
-    const hash = createHash('sha256').update(bytes).digest('hex');
-    const previous = await deps.store.getSource(file.path);
-    const detection = detectType(file.path, bytes, deps.loaders);
+    // The type comes from the file's ends; the whole file is read only by the worker that parses it.
+    const detection = detectType(file.path, await readProbe(file.path, info.size), deps.loaders);
     if ('type' in detection) outcome.type = detection.type;
+    const previous = await deps.store.getSource(file.path);
+    const hash = previous ? await hashFile(file.path) : undefined;
     if (previous && previous.hash === hash) {
       Object.assign(outcome, {
         status: 'unchanged',
@@ -237,16 +253,29 @@ async function prepare(
       outcome.reason = `${detection.type} files are not supported yet`;
       return prepared;
     }
-    const drafts = await (await loader).load(
-      { path: file.path, bytes },
-      loaderContext(deps.config, enrichers, outcome.warnings, signal, deps.localRoot),
+    const context = loaderContext(deps.config, enrichers, outcome.warnings, signal, deps.localRoot);
+    let parsed: { drafts: ItemDraft[]; hash?: string; bytes: number };
+    if (deps.loaders.isBuiltIn(detection.type)) {
+      parsed = await run.parser.parse({ kind: 'file', path: file.path, type: detection.type }, context);
+    } else {
+      // A loader given by the library's caller runs here: a worker can only load the built-in ones.
+      const bytes = new Uint8Array(await readFile(file.path));
+      const drafts = await (await loader).load({ path: file.path, bytes }, context);
+      checkOutput(drafts, context.limits, file.path);
+      parsed = { drafts, hash: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+    }
+    await acceptDrafts(
+      prepared,
+      parsed.drafts,
+      deps,
+      {
+        source: file.path,
+        type: detection.type,
+        hash: parsed.hash ?? hash ?? '',
+        bytes: parsed.bytes,
+      },
+      run.held,
     );
-    await acceptDrafts(prepared, drafts, deps, {
-      source: file.path,
-      type: detection.type,
-      hash,
-      bytes: bytes.length,
-    });
   } catch (err) {
     outcome.status = 'failed';
     outcome.reason = errorMessage(err);
@@ -260,14 +289,14 @@ async function prepareUrl(
   prepared: Prepared,
   deps: IngestDependencies,
   enrichers: Enrichers,
+  run: RunParts,
   signal?: AbortSignal,
 ): Promise<Prepared> {
   const outcome = prepared.outcome;
   outcome.type = 'html';
   try {
-    const { loadUrl } = await import('./loaders/url.js');
     const ctx = loaderContext(deps.config, enrichers, outcome.warnings, signal);
-    const loaded = await loadUrl(url, ctx);
+    const loaded = { items: (await run.parser.parse({ kind: 'url', url }, ctx)).drafts };
     const hash = draftsHash(loaded.items);
     const previous = await deps.store.getSource(url);
     if (previous && previous.hash === hash) {
@@ -279,7 +308,7 @@ async function prepareUrl(
       });
       return prepared;
     }
-    await acceptDrafts(prepared, loaded.items, deps, { source: url, type: 'html', hash, bytes: 0 });
+    await acceptDrafts(prepared, loaded.items, deps, { source: url, type: 'html', hash, bytes: 0 }, run.held);
   } catch (err) {
     outcome.status = 'failed';
     outcome.reason = errorMessage(err);
@@ -293,23 +322,37 @@ async function acceptDrafts(
   drafts: ItemDraft[],
   deps: IngestDependencies,
   source: { source: string; type: SourceType; hash: string; bytes: number },
+  held: HeldPictures,
 ): Promise<void> {
   const outcome = prepared.outcome;
   let captionFailed = false;
   const kept: ItemDraft[] = [];
+  // A picture a file shows many times (the same bytes) is decoded and stored once.
+  const seen = new Map<Uint8Array, Promise<{ rel: string; rgb?: RgbImage }>>();
+  const accept = async (picture: ItemDraft & { modality: 'image' }) => {
+    const mime = picture.picture.mime ?? sniffImageMime(picture.picture.bytes);
+    if (!mime) throw new MmragError('not a picture format mmrag reads');
+    const rgb =
+      picture.picture.decoded ??
+      (await decodeToRgb(picture.picture.bytes, {
+        maxPixels: deps.config.ingest.maxImagePixels,
+        maxSide: EMBED_MAX_SIDE,
+      }));
+    picture.picture.decoded = undefined;
+    const rel = await deps.media.save(picture.picture.bytes, mime);
+    return { rel, rgb: held.keep(rgb) ? rgb : undefined };
+  };
   for (const draft of drafts) {
     if (draft.modality === 'image') {
       try {
-        const mime = draft.picture.mime ?? sniffImageMime(draft.picture.bytes);
-        if (!mime) throw new MmragError('not a picture format mmrag reads');
-        const rgb =
-          draft.picture.decoded ??
-          (await decodeToRgb(draft.picture.bytes, {
-            maxPixels: deps.config.ingest.maxImagePixels,
-            maxSide: EMBED_MAX_SIDE,
-          }));
-        const rel = await deps.media.save(draft.picture.bytes, mime);
-        prepared.pixels.set(kept.length, rgb);
+        let accepted = seen.get(draft.picture.bytes);
+        if (!accepted) {
+          accepted = accept(draft);
+          seen.set(draft.picture.bytes, accepted);
+        }
+        const { rel, rgb } = await accepted;
+        const mime = draft.picture.mime ?? sniffImageMime(draft.picture.bytes) ?? 'image/png';
+        if (rgb) prepared.pixels.set(kept.length, rgb);
         prepared.mediaPaths.set(kept.length, rel);
         if (deps.describePicture && !captionFailed) {
           try {
@@ -355,14 +398,17 @@ async function acceptDrafts(
  * CLIP vector (level 3) and its text-form vector (levels 1 and 2; the same vector for text items when the text
  * embedder is CLIP's own text tower).
  */
-async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: TextSpace): Promise<StoreRow[]> {
+async function embedBatch(
+  group: Prepared[],
+  embedder: Embedder,
+  textSpace: TextSpace,
+  pictures: { batchSize: number; maxPixels: number; held: HeldPictures },
+): Promise<StoreRow[]> {
   const texts: string[] = [];
-  const images: RgbImage[] = [];
   const textForms: string[] = [];
   for (const p of group) {
     p.drafts.forEach((d, i) => {
       if (d.modality === 'text') texts.push(textForm(d));
-      else images.push(p.pixels.get(i)!);
       if (d.modality === 'image' || !textSpace.isClip)
         textForms.push(
           textForm({
@@ -374,16 +420,17 @@ async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: Text
     });
   }
   const textVectors = await embedder.embedTexts(texts);
-  const imageVectors = await embedder.embedImages(images);
+  const imageVectors = await embedPictures(group, embedder, pictures);
   const formVectors = await textSpace.embedder.embedTexts(textForms);
   const rows: StoreRow[] = [];
   let t = 0;
-  let m = 0;
   let f = 0;
   for (const p of group) {
     const record = p.record!;
     p.drafts.forEach((d, i) => {
-      const vector = l2normalize(d.modality === 'text' ? textVectors[t++]! : imageVectors[m++]!);
+      const vector = l2normalize(
+        d.modality === 'text' ? textVectors[t++]! : imageVectors.get(p.mediaPaths.get(i)!)!,
+      );
       const textVector = d.modality === 'text' && textSpace.isClip ? vector : l2normalize(formVectors[f++]!);
       rows.push({
         id: itemId(record.source, record.hash, i),
@@ -463,6 +510,14 @@ export async function ingestPaths(
     files.push(f);
   }
   const enrichers = await createEnrichers(deps.config);
+  const run: RunParts = {
+    parser: new ParsePool({
+      memoryMb: deps.config.ingest.maxParseMemoryMb,
+      timeoutMs: deps.config.ingest.maxParseSeconds * 1000,
+      maxFileBytes: deps.config.ingest.maxFileBytes,
+    }),
+    held: new HeldPictures(),
+  };
   summary.files = files.length + walkErrors.length;
   emit({ kind: 'walked', files: summary.files });
   let index = 0;
@@ -500,7 +555,7 @@ export async function ingestPaths(
     while (queue.length < LOOKAHEAD && next < files.length) {
       const file = files[next]!;
       const entry = {
-        promise: prepare(file, deps, enrichers, options.signal),
+        promise: prepare(file, deps, enrichers, run, options.signal),
         index: index++,
         settled: false,
       };
@@ -516,7 +571,7 @@ export async function ingestPaths(
   try {
     await runQueue();
   } finally {
-    await Promise.all([enrichers.ocr?.dispose(), enrichers.transcriber?.dispose()]);
+    await Promise.all([enrichers.ocr?.dispose(), enrichers.transcriber?.dispose(), run.parser.close()]);
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
@@ -554,6 +609,11 @@ export async function ingestPaths(
           toEmbed.map((g) => g.prepared),
           embedder,
           await deps.textSpace(),
+          {
+            batchSize: deps.config.embed.batchSize,
+            maxPixels: deps.config.ingest.maxImagePixels,
+            held: run.held,
+          },
         );
         pendingRows.push(...rows);
         for (const g of toEmbed) {

@@ -117,6 +117,14 @@ export class LoaderRegistry {
     return this.entries[type]?.binary === true;
   }
 
+  /**
+   * True when the type is read by mmrag's own loader (the `LOADERS` entry): such files are parsed in a worker
+   * thread, which loads the loader by its type; a loader given by the caller runs in the caller's thread.
+   */
+  isBuiltIn(type: SourceType): boolean {
+    return this.entries[type] !== undefined && this.entries[type] === LOADERS[type];
+  }
+
   /** The loader of a type, loaded once; undefined when this registry has none for it. */
   loader(type: SourceType): Promise<Loader> | undefined {
     const entry = this.entries[type];

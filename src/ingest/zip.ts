@@ -1,5 +1,6 @@
 import type JSZip from 'jszip';
 import { MmragError } from '../errors.js';
+import { NestingMeter, tooDeep } from './nesting.js';
 
 /** The archive limits every zip-based loader enforces (a subset of `LoaderLimits`). */
 export interface ArchiveLimits {
@@ -7,6 +8,32 @@ export interface ArchiveLimits {
   maxArchiveBytes: number;
   /** Largest uncompressed/compressed ratio, for the whole archive and for each large entry. */
   maxArchiveRatio: number;
+  /** Inflated bytes of one XML part (unset: only the archive's total bounds it). */
+  maxPartBytes?: number;
+  /** Times one XML part may be read (unset: any number). */
+  maxPartReferences?: number;
+  /** Nesting depth of the elements of one XML part (unset: not measured). */
+  maxNestingDepth?: number;
+}
+
+/** What one opened archive may still do: its limits, how often each XML part was read, the pictures read. */
+interface ArchiveState {
+  limits: ArchiveLimits;
+  file: string;
+  reads: Map<string, number>;
+  /** Non-XML parts (pictures) already inflated: read once per file however many times they are referred to. */
+  parts: Map<string, Uint8Array>;
+}
+
+/**
+ * The state of each archive `openZipSafely` opened: every read through `readZipBytes` / `readZipText` is bounded by
+ * it, so loaders need no bookkeeping of their own.
+ */
+const archives = new WeakMap<JSZip, ArchiveState>();
+
+/** XML parts (content, relationships, metadata): the ones parsers turn into trees. */
+export function isXmlPart(name: string): boolean {
+  return /\.(xml|rels)$/i.test(name);
 }
 
 /** One entry of a zip's central directory, as declared (nothing inflated yet). */
@@ -146,6 +173,14 @@ export function archiveLimitViolation(entries: ZipEntryInfo[], limits: ArchiveLi
     const ratio = Math.round(total / Math.max(compressed, 1));
     return `it expands ${ratio} times, over the limit of ${limits.maxArchiveRatio} (a zip bomb?)`;
   }
+  const partLimit = limits.maxPartBytes;
+  const huge =
+    partLimit === undefined
+      ? undefined
+      : entries.find((e) => isXmlPart(e.name) && e.uncompressedSize > partLimit);
+  if (huge) {
+    return `its part ${huge.name} expands to ${formatBytes(huge.uncompressedSize)}, over the limit of ${formatBytes(partLimit!)} per part (ingest.maxPartBytes)`;
+  }
   return undefined;
 }
 
@@ -156,7 +191,8 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-const ARCHIVE_HINT = 'Raise ingest.maxArchiveBytes / ingest.maxArchiveRatio if the file is genuine.';
+const ARCHIVE_HINT =
+  'Raise ingest.maxArchiveBytes / ingest.maxArchiveRatio / ingest.maxPartBytes if the file is genuine.';
 
 /**
  * Open a zip-based office file after checking its central directory: refuses truncated files, non-zips
@@ -196,7 +232,9 @@ export async function openZipSafely(bytes: Uint8Array, limits: ArchiveLimits, fi
 
   const { default: JSZipClass } = await import('jszip');
   try {
-    return await JSZipClass.loadAsync(bytes);
+    const zip = await JSZipClass.loadAsync(bytes);
+    archives.set(zip, { limits, file, reads: new Map(), parts: new Map() });
+    return zip;
   } catch (err) {
     throw new MmragError(
       `${file}: cannot open as a zip-based office file: ${zipFailureReason(err)}`,
@@ -244,6 +282,11 @@ function isCompoundFile(bytes: Uint8Array): boolean {
 /**
  * Inflate one entry, refusing (with a clear error) as soon as it grows past `maxBytes`, whatever its header
  * declared. Returns undefined when the entry does not exist.
+ *
+ * In an archive opened by `openZipSafely`, an XML part is also bounded by `maxPartBytes`, may be read at most
+ * `maxPartReferences` times (a deck whose 200 slide ids name one slide is refused, not read 200 times), and is
+ * refused when its elements nest deeper than `maxNestingDepth`; any other part (a picture) is inflated once and the
+ * same bytes returned to every later read.
  */
 export async function readZipBytes(
   zip: JSZip,
@@ -253,17 +296,39 @@ export async function readZipBytes(
 ): Promise<Uint8Array | undefined> {
   const entry = zip.file(name);
   if (!entry) return undefined;
+  const state = archives.get(zip);
+  const xml = isXmlPart(name);
+  let limit = maxBytes;
+  if (state && xml) {
+    const reads = (state.reads.get(name) ?? 0) + 1;
+    state.reads.set(name, reads);
+    const allowed = state.limits.maxPartReferences;
+    if (allowed !== undefined && reads > allowed) {
+      throw new MmragError(
+        `${file}: refused: its part ${name} is used more than ${allowed} times (ingest.maxPartReferences; one slide listed again and again?)`,
+        'Raise ingest.maxPartReferences if the file is genuine.',
+        'too_large',
+      );
+    }
+    if (state.limits.maxPartBytes !== undefined) limit = Math.min(limit, state.limits.maxPartBytes);
+  } else if (state) {
+    const known = state.parts.get(name);
+    if (known) {
+      if (known.length > maxBytes) throw partTooLarge(file, name, maxBytes);
+      return known;
+    }
+  }
+  const depthLimit = xml ? state?.limits.maxNestingDepth : undefined;
+  const meter = depthLimit === undefined ? undefined : new NestingMeter(false, depthLimit);
   const parts: Uint8Array[] = [];
   let size = 0;
   try {
     await streamEntry(entry, (chunk) => {
       size += chunk.length;
-      if (size > maxBytes) {
-        throw new MmragError(
-          `${file}: refused: its part ${name} expands past ${formatBytes(maxBytes)} (a zip bomb?)`,
-          ARCHIVE_HINT,
-          'too_large',
-        );
+      if (size > limit) throw partTooLarge(file, name, limit);
+      if (meter) {
+        meter.feed(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1'));
+        if (meter.exceeded) throw tooDeep(file, `its part ${name}`, depthLimit!);
       }
       parts.push(chunk);
     });
@@ -282,7 +347,16 @@ export async function readZipBytes(
     out.set(part, at);
     at += part.length;
   }
+  if (state && !xml) state.parts.set(name, out);
   return out;
+}
+
+function partTooLarge(file: string, name: string, limit: number): MmragError {
+  return new MmragError(
+    `${file}: refused: its part ${name} expands past ${formatBytes(limit)} (a zip bomb?)`,
+    ARCHIVE_HINT,
+    'too_large',
+  );
 }
 
 /**
@@ -328,22 +402,34 @@ export async function readZipText(
 }
 
 /**
- * Inflate every entry with bounds (total actual bytes <= maxArchiveBytes), discarding the output: run this
- * before a library (mammoth, exceljs) inflates the same bytes unbounded, so lying size headers cannot bomb it.
+ * Inflate every entry with bounds (total actual bytes <= maxArchiveBytes, each XML part <= maxPartBytes and nested
+ * at most maxNestingDepth deep), discarding the output: run this before a library (mammoth, exceljs) inflates and
+ * parses the same bytes unbounded, so neither lying size headers nor a huge or deep part reaches it.
  */
 export async function verifyZipExpansion(zip: JSZip, limits: ArchiveLimits, file: string): Promise<void> {
   let total = 0;
   for (const entry of Object.values(zip.files)) {
     if (entry.dir) continue;
+    const xml = isXmlPart(entry.name);
+    const partLimit = xml ? limits.maxPartBytes : undefined;
+    const depthLimit = xml ? limits.maxNestingDepth : undefined;
+    const meter = depthLimit === undefined ? undefined : new NestingMeter(false, depthLimit);
+    let size = 0;
     try {
       await streamEntry(entry, (chunk) => {
         total += chunk.length;
+        size += chunk.length;
         if (total > limits.maxArchiveBytes) {
           throw new MmragError(
             `${file}: refused: it expands past ${formatBytes(limits.maxArchiveBytes)} (its part ${entry.name} is larger than declared: a zip bomb?)`,
             ARCHIVE_HINT,
             'too_large',
           );
+        }
+        if (partLimit !== undefined && size > partLimit) throw partTooLarge(file, entry.name, partLimit);
+        if (meter) {
+          meter.feed(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1'));
+          if (meter.exceeded) throw tooDeep(file, `its part ${entry.name}`, depthLimit!);
         }
       });
     } catch (err) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { CheerioAPI } from 'cheerio';
 import type { AnyNode, Element } from 'domhandler';
@@ -197,6 +198,8 @@ function cleanText(text: string): string {
 async function docxBlocks(bytes: Uint8Array, file: string): Promise<DocBlock[]> {
   const { default: mammoth } = await import('mammoth');
   const pictures: Uint8Array[] = [];
+  // A picture shown many times is kept once (mammoth hands over a fresh copy for every reference).
+  const pictureIndex = new Map<string, number>();
   let html: string;
   try {
     const result = await mammoth.convertToHtml(
@@ -208,8 +211,14 @@ async function docxBlocks(bytes: Uint8Array, file: string): Promise<DocBlock[]> 
         ],
         externalFileAccess: false,
         convertImage: mammoth.images.imgElement(async (image) => {
-          pictures.push(new Uint8Array(await image.readAsBuffer()));
-          return { src: `mmrag-picture:${pictures.length - 1}` };
+          const bytes = new Uint8Array(await image.readAsBuffer());
+          const key = createHash('sha256').update(bytes).digest('hex');
+          let index = pictureIndex.get(key);
+          if (index === undefined) {
+            index = pictures.push(bytes) - 1;
+            pictureIndex.set(key, index);
+          }
+          return { src: `mmrag-picture:${index}` };
         }),
       },
     );

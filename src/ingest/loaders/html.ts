@@ -5,6 +5,7 @@ import { errorMessage } from '../../errors.js';
 import type { ItemDraft, Picture } from '../../types.js';
 import { chunkText } from '../chunk.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
+import { checkNesting } from '../nesting.js';
 import { resolvePicture } from '../pictures.js';
 
 /** Shown for an image that has neither alt text nor a figure caption (the reference's wording). */
@@ -42,6 +43,7 @@ export async function extractHtmlItems(
   pagePath: string,
   ctx: LoaderContext,
 ): Promise<ItemDraft[]> {
+  checkNesting(html, true, ctx.limits.maxNestingDepth, pagePath, 'the page');
   const $ = loadHtml(html);
   const title = collapse($('title').first().text()) || fallbackTitle(pagePath);
   const pictureBase = resolutionBase($('base[href]').first().attr('href'), pagePath);

@@ -90,7 +90,19 @@ export function cellText(value: CellValue): string {
   return '';
 }
 
-async function xlsxSheets(bytes: Uint8Array, file: string): Promise<SheetRows[]> {
+/**
+ * The error for a workbook whose cells hold more text than one file may produce: cells can share one string
+ * (2,000 cells showing one 100 KB shared string are 200 M characters from an 8 KB file).
+ */
+function tooMuchText(file: string, maxChars: number): MmragError {
+  return new MmragError(
+    `${file}: refused: its cells hold more than ${maxChars} characters of text (ingest.maxTextChars)`,
+    'Raise ingest.maxTextChars if the file is genuine, or export the data as CSV.',
+    'too_large',
+  );
+}
+
+async function xlsxSheets(bytes: Uint8Array, file: string, maxChars: number): Promise<SheetRows[]> {
   const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
   try {
@@ -105,12 +117,16 @@ async function xlsxSheets(bytes: Uint8Array, file: string): Promise<SheetRows[]>
       { cause: err },
     );
   }
+  let chars = 0;
   return workbook.worksheets.map((ws) => {
     const rows: Array<{ number: number; cells: string[] }> = [];
     ws.eachRow({ includeEmpty: false }, (row, number) => {
       const cells: string[] = [];
       row.eachCell({ includeEmpty: true }, (cell, col) => {
-        cells[col - 1] = cellText(cell.value);
+        const text = cellText(cell.value);
+        chars += text.length;
+        if (chars > maxChars) throw tooMuchText(file, maxChars);
+        cells[col - 1] = text;
       });
       rows.push({ number, cells: Array.from(cells, (c) => c ?? '') });
     });
@@ -144,7 +160,7 @@ function odsCellText(cell: Element): string {
 export function odsTableRows(
   table: Element,
   file: string,
-  budget: { cells: number },
+  budget: { cells: number; chars?: { left: number; limit: number } },
 ): Array<{ number: number; cells: string[] }> {
   const out: Array<{ number: number; cells: string[] }> = [];
   let rowNumber = 1;
@@ -169,7 +185,12 @@ export function odsTableRows(
     if (cells.length > 0) {
       // Identical repeated rows beyond the spreadsheet's own row limit cannot be genuine content.
       const copies = Math.min(repeat, 1_048_576);
+      const rowChars = cells.reduce((n, c) => n + c.length, 0);
       for (let i = 0; i < copies; i++) {
+        if (budget.chars) {
+          budget.chars.left -= rowChars;
+          if (budget.chars.left < 0) throw tooMuchText(file, budget.chars.limit);
+        }
         budget.cells -= cells.length;
         if (budget.cells < 0) {
           throw new MmragError(
@@ -202,7 +223,8 @@ export function odsTableRows(
 async function odsSheets(zip: JSZip, file: string, ctx: LoaderContext): Promise<SheetRows[]> {
   const xml = await requireZipText(zip, 'content.xml', ctx.limits.maxArchiveBytes, file);
   const $ = await loadXml(xml);
-  const budget = { cells: MAX_CELLS };
+  const limit = ctx.limits.maxTextChars;
+  const budget = { cells: MAX_CELLS, chars: { left: limit, limit } };
   return $('office\\:spreadsheet > table\\:table')
     .toArray()
     .map((table, i) =>
@@ -224,7 +246,7 @@ export class SpreadsheetLoader implements Loader {
     } else if (zip.file('xl/workbook.xml')) {
       // exceljs inflates with its own unbounded zip reader: make sure the real sizes match the limits first.
       await verifyZipExpansion(zip, ctx.limits, file);
-      sheets = await xlsxSheets(input.bytes, file);
+      sheets = await xlsxSheets(input.bytes, file, ctx.limits.maxTextChars);
     } else {
       throw new MmragError(
         `${file}: not a spreadsheet (no xl/workbook.xml${mimetype ? `; it is ${mimetype}` : ''})`,

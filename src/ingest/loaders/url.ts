@@ -1,6 +1,7 @@
 import { MmragError } from '../../errors.js';
 import type { ItemDraft } from '../../types.js';
 import type { LoaderContext } from '../loader.js';
+import { checkNesting } from '../nesting.js';
 import { fetchBounded } from '../net.js';
 import { decodeHtmlBytes, extractHtmlItems } from './html.js';
 
@@ -104,6 +105,7 @@ export async function loadUrl(url: string, ctx: LoaderContext): Promise<LoadedUr
   }
   const html = decodePage(fetched.bytes, fetched.contentType);
   ctx.signal?.throwIfAborted();
+  checkNesting(html, true, ctx.limits.maxNestingDepth, finalUrl, 'the page');
   const article = await extractArticle(html, finalUrl);
   if (!article) {
     ctx.warn(`${finalUrl}: no main article found; the whole page was read`);
