@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,27 @@ import { fetchBounded } from './net.js';
  * `baseFile` is itself an http(s) URL (a page fetched by URL), relative refs resolve against it.
  * The bytes must be at most `ctx.limits.maxImageBytes` and sniff as a picture format.
  */
-export async function resolvePicture(ref: string, baseFile: string, ctx: LoaderContext): Promise<Picture> {
+export function resolvePicture(ref: string, baseFile: string, ctx: LoaderContext): Promise<Picture> {
+  // One file's references to the same picture share one read (and one copy of its bytes): a page showing one
+  // picture 1,500 times holds it once.
+  let cache = resolved.get(ctx);
+  if (!cache) {
+    cache = new Map();
+    resolved.set(ctx, cache);
+  }
+  const key = `${baseFile}\n${ref}`;
+  let picture = cache.get(key);
+  if (!picture) {
+    picture = resolveUncached(ref, baseFile, ctx);
+    cache.set(key, picture);
+  }
+  return picture;
+}
+
+/** Pictures already resolved, per loader context (one context per file). */
+const resolved = new WeakMap<LoaderContext, Map<string, Promise<Picture>>>();
+
+async function resolveUncached(ref: string, baseFile: string, ctx: LoaderContext): Promise<Picture> {
   const trimmed = ref.trim();
   if (trimmed === '') throw new MmragError('empty picture reference', undefined, 'bad_ref');
   const maxBytes = ctx.limits.maxImageBytes;
@@ -118,13 +138,9 @@ function isInside(path: string, root: string): boolean {
 
 async function readPicture(paths: string[], maxBytes: number, localRoot?: string): Promise<Picture> {
   for (const path of paths) {
-    if (localRoot && existsSync(path) && !isInside(path, localRoot)) {
-      throw new MmragError(
-        `${path}: outside the folder this file was uploaded with; pictures are read only from inside it`,
-        undefined,
-        'bad_ref',
-      );
-    }
+    // Inside an upload's folder, a file outside it and a file that does not exist are the same to the uploader:
+    // one warning for both, so that an uploaded page cannot learn which files exist on the server.
+    if (localRoot && !isInside(path, localRoot)) continue;
     let info: Awaited<ReturnType<typeof stat>>;
     try {
       info = await stat(path);
@@ -143,6 +159,13 @@ async function readPicture(paths: string[], maxBytes: number, localRoot?: string
     const bytes = new Uint8Array(await readFile(path));
     if (bytes.byteLength > maxBytes) throw tooLarge(path, bytes.byteLength, maxBytes);
     return asPicture(bytes, path);
+  }
+  if (localRoot) {
+    throw new MmragError(
+      `picture file not found among the files uploaded with it: ${paths[0]}`,
+      'Upload the pictures together with the page that shows them.',
+      'not_found',
+    );
   }
   throw new MmragError(
     `picture file not found: ${paths[0]}`,

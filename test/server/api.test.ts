@@ -106,7 +106,7 @@ describe('HTTP API on loopback', () => {
     const { job } = await waitForJob(base, ((await res.json()) as { id: string }).id);
     const file = (job.files as Array<{ name: string; imageItems: number; warnings: string[] }>)[0]!;
     expect(file.imageItems).toBe(0);
-    expect(file.warnings.join('\n')).toMatch(/outside the folder/);
+    expect(file.warnings.join('\n')).toMatch(/not found among the files uploaded with it/);
     const { sources } = (await (await fetch(`${base}/api/sources`)).json()) as {
       sources: Array<{ id: string; name: string }>;
     };

@@ -185,9 +185,26 @@ describe('resolvePicture (local)', () => {
       pathToFileURL(join(dir, 'not-a-picture.png')).href,
     ]) {
       const err = await rejection(resolvePicture(ref, join(root, 'upload.html'), ctx));
-      expect(err.code).toBe('bad_ref');
-      expect(err.message).toMatch(/outside the folder/);
+      expect(err.code).toBe('not_found');
+      expect(err.message).toMatch(/not found among the files uploaded with it/);
     }
+  });
+
+  // Issue 18, finding 9: a file outside the upload folder that exists and one that does not gave two different
+  // warnings, which told an uploader which files exist on the server.
+  it('with a local root, a file outside it that exists and one that does not get the same warning', async () => {
+    const root = join(dir, 'page_files');
+    const page = join(root, 'upload.md');
+    const ctx = testLoaderContext({ localRoot: root });
+    const warningOf = async (path: string) =>
+      (await rejection(resolvePicture(path, page, ctx))).message.replace(path, '<path>');
+    const existing = join(dir, 'not-a-picture.png');
+    const missing = join(dir, 'no-such-file.png');
+    expect(await warningOf(existing)).toBe(await warningOf(missing));
+    expect(await warningOf('/etc/passwd')).toBe(await warningOf('/etc/no-such-file'));
+    const viaFileUrl = async (path: string) =>
+      (await rejection(resolvePicture(pathToFileURL(path).href, page, ctx))).message.replace(path, '<path>');
+    expect(await viaFileUrl(existing)).toBe(await viaFileUrl(missing));
   });
 });
 
