@@ -74,6 +74,78 @@ function itemSchema(dim: number, textDim: number): Arrow.Schema {
   ]);
 }
 
+/**
+ * Rows as an Arrow table of the item schema, built column by column: the vectors of all rows go into one
+ * Float32Array each. LanceDB's own conversion of plain objects took 3.4 s for the 35,000 rows of a 6 MB text file,
+ * all of it on the event loop (searches waited); this takes a small fraction of that.
+ */
+export function rowsToArrow(rows: StoreRow[], dim: number, textDim: number): Arrow.Table {
+  const { Float32, Float64, RecordBatch, Struct, Table, Utf8, makeData } = arrow;
+  const schema = itemSchema(dim, textDim);
+  // One UTF-8 encoding of the whole column, with its offsets (Arrow's builder encodes value by value, slowly).
+  const strings = (values: Array<string | null>) => {
+    const offsets = new Int32Array(values.length + 1);
+    let nulls = 0;
+    const valid = new Uint8Array((values.length + 7) >> 3);
+    let bytes = 0;
+    values.forEach((value, i) => {
+      if (value === null) nulls++;
+      else {
+        valid[i >> 3]! |= 1 << (i & 7);
+        bytes += Buffer.byteLength(value, 'utf8');
+      }
+      offsets[i + 1] = bytes;
+    });
+    const data = new Uint8Array(Buffer.from(values.map((v) => v ?? '').join(''), 'utf8'));
+    return makeData({
+      type: new Utf8(),
+      length: values.length,
+      nullCount: nulls,
+      ...(nulls > 0 ? { nullBitmap: valid } : {}),
+      valueOffsets: offsets,
+      data,
+    });
+  };
+  const vectors = (width: number, pick: (row: StoreRow) => Float32Array, type: Arrow.FixedSizeList) => {
+    const flat = new Float32Array(rows.length * width);
+    rows.forEach((row, i) => {
+      flat.set(pick(row), i * width);
+    });
+    const values = makeData({ type: new Float32(), length: flat.length, nullCount: 0, data: flat });
+    return makeData({ type, length: rows.length, nullCount: 0, child: values });
+  };
+  const field = (name: string) => schema.fields.find((f) => f.name === name)!.type as Arrow.FixedSizeList;
+  const columns = [
+    strings(rows.map((r) => r.id)),
+    strings(rows.map((r) => r.source)),
+    strings(rows.map((r) => r.version)),
+    strings(rows.map((r) => r.modality)),
+    strings(rows.map((r) => r.type)),
+    strings(rows.map((r) => r.title)),
+    strings(rows.map((r) => r.section)),
+    strings(rows.map((r) => r.text)),
+    strings(rows.map((r) => textForm(r))),
+    strings(rows.map((r) => r.media ?? null)),
+    strings(rows.map((r) => r.description ?? null)),
+    strings(rows.map((r) => (r.location ? JSON.stringify(r.location) : null))),
+    makeData({
+      type: new Float64(),
+      length: rows.length,
+      nullCount: 0,
+      data: Float64Array.from(rows, (r) => r.ingestedAt),
+    }),
+    vectors(dim, (r) => r.vector, field('vector')),
+    vectors(textDim, (r) => r.textVector, field('text_vector')),
+  ];
+  const struct = makeData({
+    type: new Struct(schema.fields),
+    length: rows.length,
+    nullCount: 0,
+    children: columns,
+  });
+  return new Table(schema, [new RecordBatch(schema, struct)]);
+}
+
 /** SQL string literal for LanceDB filters. */
 export function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
@@ -296,23 +368,7 @@ export class LanceStore implements Store {
           'dim_mismatch',
         );
       }
-      const data = rows.map((r) => ({
-        id: r.id,
-        source: r.source,
-        version: r.version,
-        modality: r.modality,
-        type: r.type,
-        title: r.title,
-        section: r.section,
-        text: r.text,
-        search_text: textForm(r),
-        media: r.media ?? null,
-        description: r.description ?? null,
-        location: r.location ? JSON.stringify(r.location) : null,
-        ingested_at: r.ingestedAt,
-        vector: Array.from(r.vector),
-        text_vector: Array.from(r.textVector),
-      }));
+      const data = rowsToArrow(rows, dim, textDim);
       if (!this.table) {
         const half = join(this.dir, 'lance', `${ITEMS}.lance`);
         if (existsSync(half) && !existsSync(join(half, '_versions')))
