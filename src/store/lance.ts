@@ -8,7 +8,7 @@ import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '.
 import { dot } from '../vector/dot.js';
 import { VectorMatrix } from '../vector/matrix.js';
 import { writeFileAtomic } from './atomic.js';
-import { acquireWriteLock } from './lock.js';
+import { acquireWriteLock, type WriteLock } from './lock.js';
 import { type KbManifest, parseManifest } from './manifest.js';
 import {
   type AnnSettings,
@@ -209,6 +209,8 @@ const META_COLUMNS = [
 export class LanceStore implements Store {
   private table: Table | undefined;
   private registry: Map<string, SourceRecord>;
+  /** The write lock this handle took (`lockWrites`), checked before every commit. */
+  private writeLock: WriteLock | undefined;
   /** Identity of the registry file last read or written (inode, mtime, size): a change means another writer. */
   private registryStamp = '';
   /** Bumped whenever the live versions may have changed: cached vectors of an older generation are stale. */
@@ -355,6 +357,7 @@ export class LanceStore implements Store {
   }
 
   async commit(records: SourceRecord[], rows: StoreRow[]): Promise<void> {
+    this.assertWritable();
     if (rows.length > 0) {
       const dim = rows[0]!.vector.length;
       const textDim = rows[0]!.textVector.length;
@@ -384,6 +387,7 @@ export class LanceStore implements Store {
       }
     }
     // Commit point: the registry now names the new versions.
+    this.assertWritable();
     const superseded: string[] = [];
     for (const record of records) {
       const previous = this.registry.get(record.source);
@@ -430,6 +434,7 @@ export class LanceStore implements Store {
       this.registry.delete(source);
     }
     if (versions.length === 0) return 0;
+    this.assertWritable();
     this.writeRegistry();
     if (this.table) await this.table.delete(`version IN ${sqlList(versions)}`);
     return items;
@@ -771,7 +776,34 @@ export class LanceStore implements Store {
   }
 
   async lockWrites(): Promise<() => void> {
-    return acquireWriteLock(join(this.dir, 'write.lock'));
+    const lock = acquireWriteLock(join(this.dir, 'write.lock'));
+    this.writeLock = lock;
+    return () => {
+      if (this.writeLock === lock) this.writeLock = undefined;
+      lock.release();
+    };
+  }
+
+  /**
+   * Before a write: this process still holds the write lock (when it took one), and the source registry is the one
+   * it last read. Either failing means another writer: nothing is committed, rather than a registry written over
+   * the other's (which lost a whole folder's rows when two ingests overlapped).
+   */
+  private assertWritable(): void {
+    if (this.writeLock && !this.writeLock.holds()) {
+      throw new MmragError(
+        "This process no longer holds the knowledge base's write lock; nothing was committed.",
+        'Another process took the lock over (its holder looked gone). Run the ingest again.',
+        'kb_locked',
+      );
+    }
+    if (this.stampOfRegistry() !== this.registryStamp) {
+      throw new MmragError(
+        `The knowledge base's source registry ${this.registryPath} changed while this process was writing (another writer?); nothing was committed.`,
+        'Run the ingest again: files already stored are skipped.',
+        'kb_conflict',
+      );
+    }
   }
 
   async close(): Promise<void> {

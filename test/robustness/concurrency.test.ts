@@ -174,7 +174,7 @@ describe('two writers on one knowledge base', () => {
     for (let i = 0; i < 3000 && !(existsSync(lock) && slow.requests.length > 0); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(readFileSync(lock, 'utf8').trim()).toBe(String(first.pid));
+    expect((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid).toBe(first.pid);
 
     const second = await runCli(['ingest', join(tmp.dir, 'first'), '--kb', dir, '--json'], cwd);
     expect(second.code).not.toBe(0);
