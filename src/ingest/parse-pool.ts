@@ -74,6 +74,8 @@ interface Slot {
   ending: boolean;
   /** The job whose overrun ended this worker; the others in it are not to blame. */
   overrun?: Job;
+  /** Ended because a file ran out of time while others shared its thread: which one held it is unknown. */
+  retryAll?: boolean;
   /** Heap the worker reported after its last file. */
   heapUsed: number;
 }
@@ -272,10 +274,19 @@ export class ParsePool {
     if (!slot.ending) slot.worker.postMessage(message);
   }
 
-  /** A file took longer than its budget: its worker is ended, the other files in it start again elsewhere. */
+  /**
+   * A file took longer than its budget. Alone in its worker, it fails and the worker is ended. Sharing the worker's
+   * thread with other files, it may only have been kept waiting by one of them: every file in the worker is parsed
+   * again alone, with a fresh budget.
+   */
   private overrun(job: Job): void {
     const slot = job.slot;
-    if (!slot || job.settled) return;
+    if (!slot || job.settled || slot.ending) return;
+    if (slot.jobs.size > 1 && !job.solo) {
+      slot.retryAll = true;
+      void this.end(slot);
+      return;
+    }
     const seconds = Math.round(this.options.timeoutMs / 1000);
     this.settle(
       job,
@@ -328,6 +339,7 @@ export class ParsePool {
 
   private async end(slot: Slot): Promise<void> {
     slot.ending = true;
+    for (const job of slot.jobs) clearTimeout(job.timer);
     await slot.worker.terminate();
   }
 
@@ -340,6 +352,11 @@ export class ParsePool {
       job.slot = undefined;
       clearTimeout(job.timer);
       job.calls = 0;
+      if (slot.retryAll && !this.closed) {
+        job.solo = true;
+        this.queue.unshift(job);
+        continue;
+      }
       if (!crashed || slot.overrun) {
         // Not to blame: the worker ended for another file (or the pool is closing).
         if (!this.closed) this.queue.unshift(job);

@@ -32,17 +32,32 @@ export async function runIngest(
   try {
     await deps.store.refresh();
     await deps.store.removeOrphans();
+    const withPictures = new Map(
+      (await deps.store.listSources()).filter((r) => r.imageItems > 0).map((r) => [r.source, r.version]),
+    );
     const summary = await ingestPaths(paths, deps, options);
     await onStored();
     if (summary.ingested > 0) await deps.store.optimize();
+    let pruned = false;
     if (options.prune) {
       const folders = paths.filter((p) => !isUrl(p)).map((p) => resolve(p));
       summary.pruned = await pruneMissingSources(deps.store, deps.media, folders, existsSync);
+      pruned = summary.pruned.length > 0;
     }
+    // A file re-ingested with other pictures leaves its old ones unreferenced: drop them from the media store.
+    if (!pruned && (await replacedAny(deps.store, withPictures))) await pruneMedia(deps.store, deps.media);
     return summary;
   } finally {
     release();
   }
+}
+
+/** True when a source that had pictures (`before`: source -> version) now has another version or is gone. */
+async function replacedAny(store: Store, before: Map<string, string>): Promise<boolean> {
+  if (before.size === 0) return false;
+  const now = new Map((await store.listSources()).map((r) => [r.source, r.version]));
+  for (const [source, version] of before) if (now.get(source) !== version) return true;
+  return false;
 }
 
 /**

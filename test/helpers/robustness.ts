@@ -3,7 +3,7 @@
  * from the real configuration defaults, a recording loopback HTTP server, and the built CLI as a child process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -438,6 +438,46 @@ export function spawnCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = c
 /** Run the CLI to the end, collecting its output. */
 export function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = cliEnv()): Promise<CliRun> {
   return collect(spawnCli(args, cwd, env));
+}
+
+/** GNU time, when installed (`apt-get install time`): it reports a child's peak resident memory exactly. */
+const GNU_TIME = '/usr/bin/time';
+
+/**
+ * Run the CLI to the end and measure its peak resident memory in MB (worker threads included: they share the
+ * process). With GNU time the figure is the kernel's maximum resident set size; without it, the child's `VmHWM`
+ * (its high-water mark) is read from /proc every 20 ms until it exits.
+ */
+export async function runCliMeasured(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = cliEnv(),
+): Promise<CliRun & { peakRssMb: number; seconds: number }> {
+  const started = performance.now();
+  const cli = [join(ROOT, 'bin', 'mmrag.js'), ...args];
+  if (existsSync(GNU_TIME)) {
+    const report = join(cwd, `.rss-${process.pid}-${Date.now()}`);
+    const run = await collect(
+      spawn(GNU_TIME, ['-f', '%M', '-o', report, process.execPath, ...cli], { cwd, env }),
+    );
+    const kilobytes = Number(readFileSync(report, 'utf8').trim().split('\n').at(-1));
+    rmSync(report, { force: true });
+    return { ...run, peakRssMb: kilobytes / 1024, seconds: (performance.now() - started) / 1000 };
+  }
+  const child = spawn(process.execPath, cli, { cwd, env });
+  let peak = 0;
+  const poll = setInterval(() => {
+    try {
+      const kilobytes = Number(
+        /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1],
+      );
+      if (kilobytes > peak) peak = kilobytes;
+    } catch {
+      // exited
+    }
+  }, 20);
+  const run = await collect(child).finally(() => clearInterval(poll));
+  return { ...run, peakRssMb: peak / 1024, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Collect a started child's output until it exits. */
