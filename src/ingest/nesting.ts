@@ -92,12 +92,16 @@ export class NestingMeter {
       this.close(name);
       return;
     }
-    if (this.html) {
-      this.impliedEnds(name);
-      if (VOID_ELEMENTS.has(name)) return;
-    }
+    if (this.html) this.impliedEnds(name);
     // `<div/>` opens a div in HTML (the slash is ignored); only SVG and MathML elements close themselves.
-    if (inner.endsWith('/') && (!this.html || this.open.has('svg') || this.open.has('math'))) return;
+    const selfClosing =
+      (this.html && VOID_ELEMENTS.has(name)) ||
+      (inner.endsWith('/') && (!this.html || this.open.has('svg') || this.open.has('math')));
+    if (selfClosing) {
+      // An element with nothing inside is one level deeper than its parent, and no more.
+      if (this.stack.length + 1 > this.deepest) this.deepest = this.stack.length + 1;
+      return;
+    }
     this.push(name);
     if (this.html && RAW_TEXT_ELEMENTS.has(name)) {
       this.until = `</${name}`;

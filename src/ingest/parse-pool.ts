@@ -13,8 +13,9 @@
  * hold up the next file). When a worker dies with several files in it, the one to blame is unknown: each of them is
  * parsed again alone, one at a time, and only the one that fails alone is reported.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { errorMessage, MmragError } from '../errors.js';
@@ -80,20 +81,44 @@ interface Slot {
   heapUsed: number;
 }
 
-/** The worker's script: beside this module once built; from `dist/` when this module runs from its TypeScript. */
+/**
+ * The worker's script: beside this module once built. When this module runs from its TypeScript (the test runner),
+ * a worker thread cannot load TypeScript, so the built copy in `dist/` is used, and refused when the sources are
+ * newer than it (a stale parser would test old code).
+ */
 export function parseWorkerScript(): URL {
   const here = import.meta.url;
-  const script = here.endsWith('.ts')
+  const fromSource = here.endsWith('.ts');
+  const script = fromSource
     ? new URL('../../dist/ingest/parse-worker.js', here)
     : new URL('./parse-worker.js', here);
-  if (!existsSync(fileURLToPath(script))) {
-    throw new MmragError(
-      `The file parser ${fileURLToPath(script)} is missing.`,
-      'Build mmrag first (npm run build).',
-      'install',
-    );
+  const path = fileURLToPath(script);
+  if (!existsSync(path)) {
+    throw new MmragError(`The file parser ${path} is missing.`, 'Build mmrag first (npm run build).', 'install');
+  }
+  if (fromSource) {
+    builtIsCurrent ??= newestSource(fileURLToPath(new URL('..', here))) <= statSync(path).mtimeMs;
+    if (!builtIsCurrent) {
+      throw new MmragError(
+        `The built file parser ${path} is older than the sources.`,
+        'Run `npm run build`: files are parsed by the built code in a worker thread.',
+        'install',
+      );
+    }
   }
   return script;
+}
+
+let builtIsCurrent: boolean | undefined;
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
 }
 
 function describe(source: ParseSource): string {

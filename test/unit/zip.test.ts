@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
@@ -126,6 +127,80 @@ describe('openZipSafely and bounded reads', () => {
     patched[cd + 8] = patched[cd + 8]! | 1;
     await expect(openZipSafely(patched, limits, 'secret.xlsx')).rejects.toThrow(
       /secret\.xlsx: the archive is encrypted/,
+    );
+  });
+});
+
+describe('per-part limits of an opened archive (issue 18, findings 1 and 2)', () => {
+  const partLimits = { ...limits, maxPartBytes: MiB, maxPartReferences: 2, maxNestingDepth: 50 };
+
+  async function zipOf(files: Record<string, string | Uint8Array>): Promise<Uint8Array> {
+    const zip = new JSZip();
+    for (const [name, content] of Object.entries(files)) zip.file(name, content);
+    return zip.generateAsync({ type: 'uint8array', compression: 'DEFLATE' });
+  }
+
+  it('refuses an XML part declared larger than maxPartBytes before inflating anything', async () => {
+    const big = `<a>${randomBytes(1.5 * MiB).toString('base64')}</a>`; // 2 MiB, hardly compressible
+    await expect(
+      openZipSafely(await zipOf({ 'word/document.xml': big }), partLimits, 'big.docx'),
+    ).rejects.toThrow(
+      /big\.docx: refused: its part word\/document\.xml expands to 2\.0 MiB, over the limit of 1\.0 MiB per part \(ingest\.maxPartBytes\)/,
+    );
+    // Pictures are bounded by their own limit, not this one.
+    const picture = new Uint8Array(randomBytes(2 * MiB));
+    await expect(
+      openZipSafely(await zipOf({ 'media/a.bin': picture }), partLimits, 'pic.pptx'),
+    ).resolves.toBeDefined();
+  });
+
+  it('stops an XML part whose header lies at maxPartBytes, while inflating', async () => {
+    const bytes = buildZip([
+      { name: 'slide.xml', data: zerosDeflate(64), method: 8, crc: 0, declaredSize: 10 },
+    ]);
+    const zip = await openZipSafely(bytes, partLimits, 'liar.pptx');
+    await expect(readZipText(zip, 'slide.xml', 1024 * MiB, 'liar.pptx')).rejects.toThrow(
+      /liar\.pptx: refused: its part slide\.xml expands past 1\.0 MiB/,
+    );
+    await expect(verifyZipExpansion(zip, partLimits, 'liar.pptx')).rejects.toThrow(
+      /slide\.xml expands past 1\.0 MiB/,
+    );
+  });
+
+  it('reads one XML part at most maxPartReferences times', async () => {
+    const zip = await openZipSafely(await zipOf({ 'slide1.xml': '<p:sld/>' }), partLimits, 'again.pptx');
+    expect(await readZipText(zip, 'slide1.xml', MiB)).toBe('<p:sld/>');
+    expect(await readZipText(zip, 'slide1.xml', MiB)).toBe('<p:sld/>');
+    await expect(readZipText(zip, 'slide1.xml', MiB, 'again.pptx')).rejects.toThrow(
+      /again\.pptx: refused: its part slide1\.xml is used more than 2 times \(ingest\.maxPartReferences/,
+    );
+  });
+
+  it('inflates a picture once, however many times it is read', async () => {
+    const zip = await openZipSafely(
+      await zipOf({ 'media/logo.png': new Uint8Array(1000).fill(1) }),
+      partLimits,
+      'x',
+    );
+    const first = await readZipBytes(zip, 'media/logo.png', MiB);
+    const again = await readZipBytes(zip, 'media/logo.png', MiB);
+    expect(again).toBe(first);
+    await expect(readZipBytes(zip, 'media/logo.png', 10, 'x')).rejects.toThrow(/expands past 10 bytes/);
+  });
+
+  it('refuses an XML part nested deeper than maxNestingDepth, while inflating', async () => {
+    const deep = `${'<a>'.repeat(60)}${'</a>'.repeat(60)}`;
+    const zip = await openZipSafely(
+      await zipOf({ 'content.xml': deep, 'ok.xml': '<a><b/></a>' }),
+      partLimits,
+      'deep.odt',
+    );
+    expect(await readZipText(zip, 'ok.xml', MiB)).toBe('<a><b/></a>');
+    await expect(readZipText(zip, 'content.xml', MiB, 'deep.odt')).rejects.toThrow(
+      /deep\.odt: refused: its part content\.xml nests elements more than 50 levels deep \(ingest\.maxNestingDepth\)/,
+    );
+    await expect(verifyZipExpansion(zip, partLimits, 'deep.odt')).rejects.toThrow(
+      /content\.xml nests elements/,
     );
   });
 });
