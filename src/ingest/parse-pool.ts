@@ -1,3 +1,5 @@
+// The worker's module is loaded by URL, not imported: this keeps it in every build that includes the pool.
+/// <reference path="./parse-worker.ts" />
 /**
  * Parsing off the main thread: files are read, parsed and checked in worker threads (`parse-worker.ts`), each with
  * a bounded heap and each file with a time budget, so that no file can stall the event loop (a server answering
@@ -94,7 +96,11 @@ export function parseWorkerScript(): URL {
     : new URL('./parse-worker.js', here);
   const path = fileURLToPath(script);
   if (!existsSync(path)) {
-    throw new MmragError(`The file parser ${path} is missing.`, 'Build mmrag first (npm run build).', 'install');
+    throw new MmragError(
+      `The file parser ${path} is missing.`,
+      'Build mmrag first (npm run build).',
+      'install',
+    );
   }
   if (fromSource) {
     builtIsCurrent ??= newestSource(fileURLToPath(new URL('..', here))) <= statSync(path).mtimeMs;
