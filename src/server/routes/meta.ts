@@ -1,0 +1,78 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { redactConfig } from '../../config.js';
+import {
+  healthSchema,
+  type Level,
+  openApiDocumentSchema,
+  serverConfigSchema,
+  statsSchema,
+} from '../contract.js';
+import { API_VERSION, errorResponses, json, type RouteContext, routeGroup } from './context.js';
+
+const LEVELS: Level[] = [1, 2, 3];
+
+const health = createRoute({
+  method: 'get',
+  path: '/api/health',
+  tags: ['service'],
+  operationId: 'health',
+  summary: 'Liveness (never needs a token)',
+  security: [],
+  responses: { 200: json(healthSchema, 'up'), ...errorResponses({}, { open: true }) },
+});
+
+const openapi = createRoute({
+  method: 'get',
+  path: '/api/openapi.json',
+  tags: ['service'],
+  operationId: 'openapi',
+  summary: 'This document',
+  responses: { 200: json(openApiDocumentSchema, 'OpenAPI 3.1'), ...errorResponses() },
+});
+
+const config = createRoute({
+  method: 'get',
+  path: '/api/config',
+  tags: ['service'],
+  operationId: 'config',
+  summary: 'The configuration without secrets, the levels and the limits',
+  responses: { 200: json(serverConfigSchema, 'the configuration'), ...errorResponses() },
+});
+
+const stats = createRoute({
+  method: 'get',
+  path: '/api/stats',
+  tags: ['service'],
+  operationId: 'stats',
+  summary: 'Counts of sources and items',
+  responses: { 200: json(statsSchema, 'the counts'), ...errorResponses() },
+});
+
+/** Service routes: health, this API's description, the configuration and the counts. */
+export function metaRoutes(
+  ctx: RouteContext,
+  document: () => ReturnType<OpenAPIHono['getOpenAPI31Document']>,
+) {
+  const { kb } = ctx;
+  return routeGroup()
+    .openapi(health, (c) => c.json({ status: 'ok' as const, version: API_VERSION }, 200))
+    .openapi(openapi, (c) => c.json(document(), 200))
+    .openapi(config, (c) =>
+      c.json(
+        {
+          version: API_VERSION,
+          config: { ...redactConfig(kb.config), kb: kb.dir },
+          embedModel: kb.embedModel,
+          levels: LEVELS,
+          level: kb.config.search.level,
+          mode: kb.config.search.mode,
+          rerank: kb.config.search.rerank.provider !== 'none',
+          tokenRequired: ctx.tokenRequired,
+          urlIngest: true,
+          limits: ctx.limits,
+        },
+        200,
+      ),
+    )
+    .openapi(stats, async (c) => c.json(await kb.stats(), 200));
+}
