@@ -12,7 +12,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { itemRoutes } from './routes/items.js';
 import { jobRoutes } from './routes/jobs.js';
 import { mediaRoutes } from './routes/media.js';
-import { metaRoutes } from './routes/meta.js';
+import { describeApi, metaRoutes } from './routes/meta.js';
 import { searchRoutes } from './routes/search.js';
 import { sourceRoutes } from './routes/sources.js';
 import { CONTENT_SECURITY_POLICY, NOT_BUILT_PAGE, staticFile, WEB_DIST } from './static.js';
@@ -145,30 +145,8 @@ export function createApp(kb: KnowledgeBase, options: AppOptions = {}): MmragApp
     return next();
   });
 
-  // The document is generated from the routes once, on first request (they do not change afterwards).
-  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
-  const openApiDocument = () => {
-    document ??= app.getOpenAPI31Document({
-      openapi: '3.1.0',
-      info: {
-        title: 'mmrag HTTP API',
-        version: API_VERSION,
-        description:
-          'Ask your files: upload, search text and pictures, ask a multimodal LLM with sources. With a token, every call but /api/health needs `Authorization: Bearer <token>`.',
-      },
-      security: [{ bearer: [] }],
-    });
-    return document;
-  };
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'mediaCookie', {
-    type: 'apiKey',
-    in: 'cookie',
-    name: 'mmrag_token',
-    description: 'the token as a SameSite cookie, accepted by GET /api/media/{id} only',
-  });
   for (const routes of [
-    metaRoutes(ctx, openApiDocument),
+    metaRoutes(ctx, describeApi(app)),
     ingestRoutes(ctx),
     jobRoutes(ctx),
     searchRoutes(ctx),

@@ -226,6 +226,7 @@ function numberField<T extends z.ZodType>(name: string, schema: T) {
   return z.preprocess((value, ctx) => {
     const raw = firstValue(value);
     if (raw === undefined || raw === '') return undefined;
+    if (typeof raw !== 'string') return raw;
     const n = Number(raw);
     if (Number.isFinite(n)) return n;
     ctx.addIssue({

@@ -48,11 +48,47 @@ const stats = createRoute({
   responses: { 200: json(statsSchema, 'the counts'), ...errorResponses() },
 });
 
+type OpenApiDocument = ReturnType<OpenAPIHono['getOpenAPI31Document']>;
+
+/**
+ * The OpenAPI document of every route composed into `root`, generated from their definitions on first request
+ * (routes do not change afterwards).
+ */
+export function describeApi(root: OpenAPIHono): () => OpenApiDocument {
+  root.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  root.openAPIRegistry.registerComponent('securitySchemes', 'mediaCookie', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'mmrag_token',
+    description: 'the token as a SameSite cookie, accepted by GET /api/media/{id} only',
+  });
+  let document: OpenApiDocument | undefined;
+  return () => {
+    document ??= root.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: {
+        title: 'mmrag HTTP API',
+        version: API_VERSION,
+        description:
+          'Ask your files: upload, search text and pictures, ask a multimodal LLM with sources. With a token, every call but /api/health needs `Authorization: Bearer <token>`.',
+      },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'service', description: 'health, this document, the configuration and counts' },
+        { name: 'ingest', description: 'uploads and web pages, ingested by jobs' },
+        { name: 'jobs', description: 'ingest jobs and their live progress' },
+        { name: 'search', description: 'text and pictures, without a model' },
+        { name: 'ask', description: 'answers from a multimodal model, with sources' },
+        { name: 'sources', description: 'what the knowledge base holds' },
+        { name: 'items', description: 'text chunks and pictures by id' },
+      ],
+    });
+    return document;
+  };
+}
+
 /** Service routes: health, this API's description, the configuration and the counts. */
-export function metaRoutes(
-  ctx: RouteContext,
-  document: () => ReturnType<OpenAPIHono['getOpenAPI31Document']>,
-) {
+export function metaRoutes(ctx: RouteContext, document: () => OpenApiDocument) {
   const { kb } = ctx;
   return routeGroup()
     .openapi(health, (c) => c.json({ status: 'ok' as const, version: API_VERSION }, 200))
