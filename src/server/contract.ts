@@ -554,7 +554,7 @@ export const serverConfigSchema = z
   .object({
     version: z.string(),
     config: serverSettingsSchema,
-    embedModel: z.string().optional(),
+    embedModel: z.string(),
     levels: z.array(levelSchema).openapi({ description: 'levels a request may ask for' }),
     level: levelSchema.openapi({ description: 'the configured level' }),
     mode: modeSchema.openapi({ description: 'the configured mode' }),
@@ -601,11 +601,14 @@ export type AskResult = z.infer<typeof askResultSchema>;
 export type AskDone = z.infer<typeof askDoneSchema>;
 export type AskEvent = z.infer<typeof askEventSchema>;
 export type Source = z.infer<typeof sourceSchema>;
+export type Sources = z.infer<typeof sourcesSchema>;
+export type SourceItems = z.infer<typeof sourceItemsSchema>;
 export type Item = z.infer<typeof itemSchema>;
 export type DeletedSource = z.infer<typeof deletedSourceSchema>;
 export type Job = z.infer<typeof jobSchema>;
 export type JobFile = z.infer<typeof jobFileSchema>;
 export type JobEvent = z.infer<typeof jobEventSchema>;
+export type Jobs = z.infer<typeof jobsSchema>;
 export type IngestUrls = z.input<typeof ingestUrlsBodySchema>;
 export type IngestAccepted = z.infer<typeof ingestAcceptedSchema>;
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
