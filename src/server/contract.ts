@@ -336,6 +336,17 @@ export const hitSchema = z
       .object({ vector: z.number().optional(), bm25: z.number().optional(), rerank: z.number().optional() })
       .optional()
       .openapi({ description: 'how each retriever scored the hit (hybrid, BM25 and reranked searches)' }),
+    relevance: z
+      .object({
+        kind: z.enum(['cosine', 'softmax', 'bm25', 'rerank', 'fused']),
+        value: z.number(),
+      })
+      .optional()
+      .openapi({
+        description:
+          'the score a person can read, with its kind: the reranker score, else the score of the ranking that placed the hit highest (`score` may be a fused rank score, which only orders hits)',
+        example: { kind: 'cosine', value: 0.81 },
+      }),
     mediaUrl: z.string().optional().openapi({ description: 'picture hits: GET this URL for the picture' }),
   })
   .openapi('Hit', {

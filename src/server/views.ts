@@ -43,8 +43,10 @@ export function uploadedName(source: string, uploadsDir: string): string | undef
 
 export function sourceView(record: SourceRecord, uploadsDir: string): SourceView {
   const name = uploadedName(record.source, uploadsDir);
+  // Which server files a source took in (`includes`) is the server's business, not the API's.
+  const { includes: _includes, ...shown } = record;
   return {
-    ...record,
+    ...shown,
     id: sourceId(record.source),
     name: name ?? record.source,
     uploaded: name !== undefined,
