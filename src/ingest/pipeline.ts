@@ -53,9 +53,33 @@ export interface IngestSummary {
   imageItems: number;
   seconds: number;
   byType: Partial<Record<SourceType | 'unknown', TypeCounts>>;
+  /** Problems that did not stop a file (their messages are in each outcome's `warnings`). */
+  warnings: WarningCounts;
   outcomes: FileOutcome[];
   /** Sources removed because their files are gone (`--prune`). */
   pruned?: string[];
+}
+
+/** How many warnings a run had, and how many of them were pictures that could not be had or network failures. */
+export interface WarningCounts {
+  total: number;
+  /** Pictures a document refers to that were left out (missing, unreadable, not fetched). */
+  pictures: number;
+  /** Warnings caused by the network (offline, a name that does not resolve, a refused connection). */
+  network: number;
+}
+
+const PICTURE_WARNING = /^picture |: image "|\bpicture\b.*\bskipped\b/i;
+const NETWORK_WARNING =
+  /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|fetch failed|network|timed out|did not answer|remote fetching is off/i;
+
+/** Count one outcome's warnings into `counts` (pure: classified by what the message says). */
+export function countWarnings(counts: WarningCounts, warnings: readonly string[]): void {
+  for (const warning of warnings) {
+    counts.total++;
+    if (PICTURE_WARNING.test(warning)) counts.pictures++;
+    if (NETWORK_WARNING.test(warning)) counts.network++;
+  }
 }
 
 export interface IngestDependencies {
@@ -444,6 +468,7 @@ async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: Text
 
 function tally(summary: IngestSummary, outcome: FileOutcome): void {
   summary.outcomes.push(outcome);
+  countWarnings(summary.warnings, outcome.warnings);
   summary[outcome.status]++;
   const key = outcome.type ?? 'unknown';
   const counts = summary.byType[key] ?? { ingested: 0, unchanged: 0, skipped: 0, failed: 0, items: 0 };
@@ -480,6 +505,7 @@ export async function ingestPaths(
     imageItems: 0,
     seconds: 0,
     byType: {},
+    warnings: { total: 0, pictures: 0, network: 0 },
     outcomes: [],
   };
 

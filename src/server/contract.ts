@@ -470,6 +470,12 @@ export const jobSummarySchema = z
     byType: z
       .partialRecord(z.enum([...SOURCE_TYPES, 'unknown']), typeCountsSchema)
       .openapi({ description: 'counts per source type' }),
+    warnings: z
+      .object({ total: z.number().int(), pictures: z.number().int(), network: z.number().int() })
+      .openapi({
+        description:
+          'problems that did not stop a file (listed per file): how many, how many were pictures left out, how many were network failures',
+      }),
     pruned: z.array(z.string()).optional(),
   })
   .openapi('JobSummary');
