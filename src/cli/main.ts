@@ -202,6 +202,16 @@ export function buildProgram(): Command {
 
   llmOptions(
     kbOptions(
+      program
+        .command('mcp')
+        .description(
+          'serve the knowledge base to an agent over MCP on stdio (Claude Desktop, Cursor, VS Code)',
+        ),
+    ),
+  ).action(async (flags: import('./mcp.js').McpFlags) => (await import('./mcp.js')).mcpCommand(flags));
+
+  llmOptions(
+    kbOptions(
       program.command('doctor').description('check what works on this machine and what to do about the rest'),
     ),
   )
