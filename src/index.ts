@@ -10,12 +10,12 @@ export type {
   AskOptions,
   AskResult,
   KbStats,
-  KnowledgeBase,
   OpenKnowledgeBaseOptions,
   SearchOptions,
   SearchQuery,
 } from './kb.js';
-export { openKnowledgeBase } from './kb.js';
+export { KnowledgeBase, openKnowledgeBase } from './kb.js';
+export { formatLocation } from './location.js';
 export { cosineSearch, referenceSimilaritySearch, softmaxSearch } from './retrieve/similarity.js';
 export type { Store } from './store/store.js';
 export type * from './types.js';

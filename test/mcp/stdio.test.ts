@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -61,7 +62,6 @@ describe('mmrag mcp over stdio, through the SDK client', () => {
   toolSuite((): McpTestContext => ({ client, corpusDir: corpusDir(), llm }));
 
   it('searches by a picture given as a path on this machine', async () => {
-    const { writeFileSync } = await import('node:fs');
     const path = join(tmp.dir, 'query-triangle.png');
     writeFileSync(path, await drawShape('green', 'triangle'));
     const result = await callTool(client, 'search', { image: path, k: 1 });
