@@ -13,11 +13,12 @@ import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadClipEmbedder } from '../src/embed/clip.js';
-import { type Embedder, l2normalize } from '../src/embed/embedder.js';
+import type { Embedder } from '../src/embed/embedder.js';
 import { createLanguageModel } from '../src/generate/create.js';
 import { openKnowledgeBase } from '../src/kb.js';
 import { setVectorSearchListener } from '../src/retrieve/search.js';
 import { LanceStore } from '../src/store/lance.js';
+import { l2normalize } from '../src/vector/dot.js';
 import { startLoopbackLlm } from '../test/helpers/loopback-llm.js';
 import {
   ClusteredVectors,
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
   const kb = await openKnowledgeBase({ kb: dir, embed: { model: FIXTURE_MODEL, allowRemote: false } });
   const base = await loadClipEmbedder({ model: FIXTURE_MODEL, allowRemote: false, dtype: 'fp32' });
   const embedder = projected(base, DIM);
-  kb.useEmbedder(embedder);
+  kb.models.useEmbedder(embedder);
   const used = new Map<string, number>();
   setVectorSearchListener((u) => {
     const key = `${u.modality}:${u.method}`;

@@ -1,8 +1,6 @@
 import { claimStdoutForProtocol, serveMcpOverStdio } from '../mcp/stdio.js';
-import { openFromFlags } from './commands.js';
-import type { KbFlags, LlmFlags } from './options.js';
-
-export type McpFlags = KbFlags & LlmFlags;
+import type { McpFlags } from './flags.js';
+import { openFromFlags } from './open.js';
 
 /**
  * `mmrag mcp`: an MCP server over stdio for an agent on this machine (Claude Desktop, Cursor, VS Code...). stdout

@@ -3,10 +3,13 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Arrow from 'apache-arrow';
 import { MmragError } from '../errors.js';
-import { VectorMatrix } from '../retrieve/simd.js';
 import { textForm } from '../text-form.js';
 import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '../types.js';
+import { dot } from '../vector/dot.js';
+import { VectorMatrix } from '../vector/matrix.js';
 import { writeFileAtomic } from './atomic.js';
+import { acquireWriteLock } from './lock.js';
+import { type KbManifest, parseManifest } from './manifest.js';
 import {
   type AnnSettings,
   DEFAULT_ANN_SETTINGS,
@@ -522,9 +525,7 @@ export class LanceStore implements Store {
         if (request.allowed && !request.allowed.has(id)) continue;
         const start = (vectorData.offset + i) * dim;
         const vector = floats.subarray(start, start + dim);
-        let dot = 0;
-        for (let j = 0; j < dim; j++) dot += vector[j]! * query[j]!;
-        found.push({ id, dot: Math.fround(dot), vector });
+        found.push({ id, dot: Math.fround(dot(vector, query)), vector });
       }
     }
     // Too few: the filter or superseded rows ate the candidates; the exact path is never short.
@@ -701,6 +702,20 @@ export class LanceStore implements Store {
     if (!record) return [];
     const items = await this.selectItems(`version = ${sqlString(record.version)}`);
     return items;
+  }
+
+  async readManifest(): Promise<KbManifest | undefined> {
+    const path = join(this.dir, 'kb.json');
+    if (!existsSync(path)) return undefined;
+    return parseManifest(readFileSync(path, 'utf8'), path);
+  }
+
+  async writeManifest(manifest: KbManifest): Promise<void> {
+    writeFileAtomic(join(this.dir, 'kb.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+
+  async lockWrites(): Promise<() => void> {
+    return acquireWriteLock(join(this.dir, 'write.lock'));
   }
 
   async close(): Promise<void> {
