@@ -221,6 +221,8 @@ export function createMcpServer(kb: KnowledgeBase, options: MmragMcpOptions): Mc
       const progressToken = extra._meta?.progressToken;
       let total = plan.refused.length;
       let done = 0;
+      // Sent before the result, so that a client sees every file's progress before the call completes.
+      const notifications: Promise<void>[] = [];
       const onEvent = (event: IngestEvent) => {
         if (event.kind === 'walked') total += event.files;
         if (event.kind !== 'file-done') return;
@@ -229,14 +231,16 @@ export function createMcpServer(kb: KnowledgeBase, options: MmragMcpOptions): Mc
         const line = `${outcome.file}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : outcome.status === 'ingested' ? ` (${outcome.items} items)` : ''}`;
         log(`ingest ${done}/${Math.max(total, done)} ${line}`);
         if (progressToken !== undefined) {
-          extra
-            .sendNotification({
-              method: 'notifications/progress',
-              params: { progressToken, progress: done, total: Math.max(total, done), message: line },
-            })
-            .catch(() => {
-              // A client that went away misses its progress; the ingest goes on.
-            });
+          notifications.push(
+            extra
+              .sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken, progress: done, total: Math.max(total, done), message: line },
+              })
+              .catch(() => {
+                // A client that went away misses its progress; the ingest goes on.
+              }),
+          );
         }
       };
       for (const refused of plan.refused) log(`ingest ${refused.file}: ${refused.reason}`);
@@ -254,6 +258,7 @@ export function createMcpServer(kb: KnowledgeBase, options: MmragMcpOptions): Mc
         }
         return runs;
       });
+      await Promise.all(notifications);
       const summary = combineIngest(parts, plan.refused, (Date.now() - started) / 1000);
       const lines = [
         `${summary.ingested} ingested, ${summary.unchanged} unchanged, ${summary.skipped} skipped, ${summary.failed} failed: ${summary.textItems} text items and ${summary.imageItems} pictures added in ${summary.seconds.toFixed(1)} s.`,

@@ -65,7 +65,7 @@ describe('mmrag mcp over stdio, through the SDK client', () => {
     const path = join(tmp.dir, 'query-triangle.png');
     writeFileSync(path, await drawShape('green', 'triangle'));
     const result = await callTool(client, 'search', { image: path, k: 1 });
-    expect(result.isError).toBeFalsy();
+    expect(result.isError, textOf(result)).toBeFalsy();
     const images = (result.structuredContent as { images: Array<{ caption: string; section: string }> })
       .images;
     expect(images[0]!.section).toBe('Triangles');
@@ -85,7 +85,7 @@ describe('mmrag mcp over stdio, through the SDK client', () => {
     );
     try {
       const result = await callTool(quiet, 'ask', { question: 'a red circle' });
-      expect(result.isError).toBeFalsy();
+      expect(result.isError, textOf(result)).toBeFalsy();
       const text = textOf(result);
       expect(text).toContain('No language model answered');
       expect(text).toContain('Retrieved sources:');

@@ -10,6 +10,7 @@ import {
   imagesOf,
   pixelDifference,
   shapeColour,
+  type ToolResult,
   textOf,
   writeNewPicture,
 } from './helpers.js';
@@ -55,7 +56,7 @@ export function toolSuite(context: () => McpTestContext): void {
 
   it('search returns the red circle as image content that decodes to the stored picture', async () => {
     const result = await callTool(context().client, 'search', { query: 'a red circle' });
-    expect(result.isError).toBeFalsy();
+    expect(result.isError, textOf(result)).toBeFalsy();
     const structured = result.structuredContent as {
       images: Array<{ id: string; caption: string; media: string }>;
       text: Array<{ id: string; source: string; title: string }>;
@@ -85,7 +86,7 @@ export function toolSuite(context: () => McpTestContext): void {
       image: dataUrl(await drawShape('blue', 'square')),
       k: 1,
     });
-    expect(result.isError).toBeFalsy();
+    expect(result.isError, textOf(result)).toBeFalsy();
     const structured = result.structuredContent as { images: Array<{ caption: string }>; text: unknown[] };
     expect(structured.images).toHaveLength(1);
     expect(structured.images[0]!.caption).toBe('Customs office marker');
@@ -99,7 +100,7 @@ export function toolSuite(context: () => McpTestContext): void {
     const result = await callTool(client, 'ask', {
       question: 'Which shape marks the fuel dock? a red circle',
     });
-    expect(result.isError).toBeFalsy();
+    expect(result.isError, textOf(result)).toBeFalsy();
     const requests = llm.chatRequests().slice(before);
     expect(requests).toHaveLength(1);
     const messages = (requests[0]!.body as { messages: Array<{ content: string; images?: string[] }> })
@@ -139,18 +140,19 @@ export function toolSuite(context: () => McpTestContext): void {
       undefined,
       { onprogress: (p) => progress.push(p) },
     );
-    expect(ingested.isError).toBeFalsy();
-    expect(ingested.structuredContent).toMatchObject({ ingested: 1, failed: 0, imageItems: 1 });
-    expect(progress.length).toBeGreaterThanOrEqual(1);
+    const report = textOf(ingested as ToolResult);
+    expect(ingested.isError, report).toBeFalsy();
+    expect(ingested.structuredContent, report).toMatchObject({ ingested: 1, failed: 0, imageItems: 1 });
+    expect(progress.length, report).toBeGreaterThanOrEqual(1);
     expect(progress.at(-1)).toMatchObject({ progress: 1, total: 1 });
     expect(progress.at(-1)!.message).toContain('yellow-square.png: ingested');
 
     const found = await callTool(client, 'search', { query: 'a yellow square', k: 3 });
     const images = (found.structuredContent as { images: Array<{ source: string; id: string }> }).images;
-    expect(images[0]!.source).toBe(picture);
+    expect(images[0]?.source, textOf(found)).toBe(picture);
 
     const item = await callTool(client, 'get_item', { id: images[0]!.id });
-    expect(item.isError).toBeFalsy();
+    expect(item.isError, textOf(item)).toBeFalsy();
     expect(imagesOf(item)).toHaveLength(1);
     const colour = await shapeColour(Buffer.from(imagesOf(item)[0]!.data, 'base64'));
     expect(colour.r).toBeGreaterThan(180);
@@ -168,7 +170,7 @@ export function toolSuite(context: () => McpTestContext): void {
     ).toContain(picture);
 
     const deleted = await callTool(client, 'delete_source', { source: picture });
-    expect(deleted.isError).toBeFalsy();
+    expect(deleted.isError, textOf(deleted)).toBeFalsy();
     expect(deleted.structuredContent).toEqual({ source: picture, removed: 1 });
     const after = await callTool(client, 'search', { query: 'a yellow square', k: 3 });
     const sourcesAfter = (after.structuredContent as { images: Array<{ source: string }> }).images.map(
