@@ -186,12 +186,20 @@ function draftsHash(drafts: ItemDraft[]): string {
   return hash.digest('hex');
 }
 
+/** What the files of one run share while they are prepared. */
+interface RunState {
+  enrichers: Enrichers;
+  /** Local files that a source took in as its own (its pictures), and that source. */
+  owners: Map<string, string>;
+}
+
 async function prepare(
   file: { path: string; explicit: boolean },
   deps: IngestDependencies,
-  enrichers: Enrichers,
+  run: RunState,
   signal?: AbortSignal,
 ): Promise<Prepared> {
+  const { enrichers } = run;
   const outcome = emptyOutcome(file.path);
   const prepared: Prepared = {
     outcome,
@@ -201,6 +209,8 @@ async function prepare(
     descriptions: new Map(),
   };
   if (isUrl(file.path)) return prepareUrl(file.path, prepared, deps, enrichers, signal);
+  const owner = file.explicit ? undefined : run.owners.get(file.path);
+  if (owner !== undefined) return skipOwnedPicture(file.path, owner, prepared, deps);
   try {
     const info = await stat(file.path);
     if (info.size > deps.config.ingest.maxFileBytes) {
@@ -247,10 +257,32 @@ async function prepare(
       hash,
       bytes: bytes.length,
     });
+    for (const included of prepared.record?.includes ?? []) run.owners.set(included, file.path);
   } catch (err) {
     outcome.status = 'failed';
     outcome.reason = errorMessage(err);
   }
+  return prepared;
+}
+
+/**
+ * A picture file that a document refers to belongs to that document (the usual layout of a static site: a page
+ * and its `img/` folder), so a folder walk does not add it a second time on its own. A copy ingested on its own
+ * before (by an earlier run) is removed: one picture, one item, with the document's caption.
+ */
+async function skipOwnedPicture(
+  path: string,
+  owner: string,
+  prepared: Prepared,
+  deps: IngestDependencies,
+): Promise<Prepared> {
+  const standalone = await deps.store.getSource(path);
+  if (standalone) await deps.store.deleteSources([path]);
+  Object.assign(prepared.outcome, {
+    status: 'skipped',
+    type: 'image',
+    reason: `a picture of ${owner}, ingested with it${standalone ? ' (its copy ingested on its own was removed)' : ''}`,
+  });
   return prepared;
 }
 
@@ -338,6 +370,9 @@ async function acceptDrafts(
     imageItems: kept.length - textItems,
   });
   if (kept.length === 0) outcome.warnings.push('no text or pictures found');
+  const includes = [
+    ...new Set(kept.flatMap((d) => (d.modality === 'image' && d.picture.file ? [d.picture.file] : []))),
+  ].sort();
   prepared.record = {
     ...source,
     version: newVersion(),
@@ -345,6 +380,7 @@ async function acceptDrafts(
     textItems,
     imageItems: kept.length - textItems,
     ingestedAt: Date.now(),
+    ...(includes.length > 0 ? { includes } : {}),
   };
 }
 
@@ -462,7 +498,16 @@ export async function ingestPaths(
   )) {
     files.push(f);
   }
+  // Pictures found by walking a folder come last, once every document of the run has been read: a picture a
+  // document refers to is then known to belong to it.
+  const isStandalonePicture = (f: { path: string; explicit: boolean }) =>
+    !f.explicit && !isUrl(f.path) && deps.loaders.typeOfName(f.path) === 'image';
+  files.sort((a, b) => Number(isStandalonePicture(a)) - Number(isStandalonePicture(b)));
+  const owners = new Map<string, string>();
+  for (const record of await deps.store.listSources())
+    for (const included of record.includes ?? []) owners.set(included, record.source);
   const enrichers = await createEnrichers(deps.config);
+  const run: RunState = { enrichers, owners };
   summary.files = files.length + walkErrors.length;
   emit({ kind: 'walked', files: summary.files });
   let index = 0;
@@ -496,16 +541,21 @@ export async function ingestPaths(
   // Files are prepared a few ahead of the model; each is awaited in order.
   const queue: Array<{ promise: Promise<Prepared>; index: number; settled: boolean }> = [];
   let next = 0;
+  let documentsInFlight = 0;
   const fill = () => {
     while (queue.length < LOOKAHEAD && next < files.length) {
       const file = files[next]!;
+      const picture = isStandalonePicture(file);
+      if (picture && documentsInFlight > 0) break;
+      if (!picture) documentsInFlight++;
       const entry = {
-        promise: prepare(file, deps, enrichers, options.signal),
+        promise: prepare(file, deps, run, options.signal),
         index: index++,
         settled: false,
       };
       entry.promise.then(() => {
         entry.settled = true;
+        if (!picture) documentsInFlight--;
       });
       emit({ kind: 'file-start', file: file.path, index: entry.index });
       queue.push(entry);
