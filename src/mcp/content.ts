@@ -87,6 +87,7 @@ export function hitView(hit: Hit): HitView {
     id: hit.id,
     modality: hit.modality,
     score: hit.score,
+    relevance: hit.relevance,
     title: hit.title,
     section: hit.section,
     source: hit.source,

@@ -90,7 +90,11 @@ const location = z
 export const hitSchema = z.object({
   id: z.string(),
   modality: z.enum(['text', 'image']),
-  score: z.number(),
+  score: z.number().describe('Orders the hits (a fused rank score in hybrid searches).'),
+  relevance: z
+    .object({ kind: z.enum(['cosine', 'softmax', 'bm25', 'rerank', 'fused']), value: z.number() })
+    .optional()
+    .describe('The score a person can read, and which retriever gave it.'),
   title: z.string(),
   section: z.string(),
   source: z.string(),

@@ -58,10 +58,11 @@ export function toolSuite(context: () => McpTestContext): void {
     const result = await callTool(context().client, 'search', { query: 'a red circle' });
     expect(result.isError, textOf(result)).toBeFalsy();
     const structured = result.structuredContent as {
-      images: Array<{ id: string; caption: string; media: string }>;
+      images: Array<{ id: string; caption: string; media: string; relevance?: { kind: string } }>;
       text: Array<{ id: string; source: string; title: string }>;
     };
     expect(structured.images[0]!.caption).toBe('The fuel dock marker');
+    expect(structured.images[0]!.relevance?.kind).toMatch(/^(cosine|bm25|fused)$/);
     expect(structured.images[0]!.media).toBe(`mmrag://media/${structured.images[0]!.id}`);
     expect(structured.text[0]!.title).toBe('Shapes of the harbour');
     const text = textOf(result);
