@@ -105,6 +105,7 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
       {
         ...options,
         ...(flags.prompt ? { prompt: flags.prompt as 'mmrag' | 'reference' } : {}),
+        ...(flags.gate === false ? { gate: false } : {}),
         signal: controller.signal,
         onRetrieved:
           flags.showPrompt && !flags.json
@@ -122,12 +123,25 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
     );
     process.off('SIGINT', onSignal);
     if (flags.json) {
-      const { answer, sources, model, level, citations, error, prompt, attached } = result;
-      process.stdout.write(
-        `${JSON.stringify({ answer, sources, model, level, citations, error, prompt, attached }, null, 2)}\n`,
-      );
+      const { answer, answerable, answerability, sources, model, level, citations, error, prompt, attached } =
+        result;
+      const shown = {
+        answer,
+        answerable,
+        sources,
+        model,
+        level,
+        citations,
+        error,
+        prompt,
+        attached,
+        answerability,
+      };
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     } else {
       if (streamed) process.stdout.write('\n');
+      // An answer nobody streamed: the documents do not say (the model was not asked).
+      else if (result.answer) process.stdout.write(`${printable(result.answer, { multiline: true })}\n`);
       if (result.error) {
         process.stderr.write(
           `${streamed ? '\n' : ''}${printable(result.error.message, { multiline: true })}\n`,
@@ -138,11 +152,13 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
       const lines = formatSourceList(result.sources, result.citations);
       if (lines.length === 0) process.stdout.write('\nNo sources passed the thresholds.\n');
       else {
-        const heading = result.answer
-          ? result.citations.length > 0
-            ? 'Sources cited'
-            : 'Sources'
-          : 'Retrieved sources';
+        const heading = !result.answerable
+          ? 'Closest sources'
+          : result.answer
+            ? result.citations.length > 0
+              ? 'Sources cited'
+              : 'Sources'
+            : 'Retrieved sources';
         process.stdout.write(`\n${heading}:\n${lines.join('\n')}\n`);
       }
     }

@@ -86,6 +86,7 @@ export async function evalCommand(file: string, flags: EvalFlags): Promise<void>
       (question, setting) =>
         kb.search({ text: question.query || undefined, image: question.image }, {
           ...setting.options,
+          judge: true,
           text: { k: depth, threshold: Number.NEGATIVE_INFINITY },
           image: { k: depth, threshold: Number.NEGATIVE_INFINITY },
         } as SearchOptions),

@@ -51,6 +51,8 @@ export type AskFlags = SearchFlags &
     /** Print the exact prompt and the pictures attached before the answer. */
     showPrompt?: boolean;
     prompt?: string;
+    /** false with --no-gate: ask the model whatever retrieval found. */
+    gate?: boolean;
   };
 export type ServeFlags = KbFlags & LlmFlags & { host?: string; port?: string; token?: string };
 export type DemoFlags = LlmFlags & { kb?: string; offline?: boolean };

@@ -147,6 +147,10 @@ export function buildProgram(): Command {
     ),
   )
     .option('--show-prompt', 'print the exact prompt sent to the model, and the pictures attached, by path')
+    .option(
+      '--no-gate',
+      'ask the model even when nothing in the knowledge base is close to the question (default: say so instead)',
+    )
     .addOption(
       new Option(
         '--prompt <style>',

@@ -35,6 +35,11 @@ export interface SearchOptions {
   rerank?: boolean;
   text?: Partial<ModalityParams>;
   image?: Partial<ModalityParams>;
+  /**
+   * Also decide whether the documents can answer the query (the answerability gate, docs/scoring.md): the result
+   * then carries `answerability`. Text queries only.
+   */
+  judge?: boolean;
 }
 
 export interface SearchQuery {
@@ -43,6 +48,21 @@ export interface SearchQuery {
   image?: string;
   /** The picture's bytes, instead of a path (an upload). */
   imageBytes?: Uint8Array;
+}
+
+/**
+ * The configured reranker, created on first use and then shared (undefined when none is configured). The
+ * reranker module, and the model behind it, are loaded only when a query asks for reranking.
+ */
+export function lazyReranker(
+  rerank: Config['search']['rerank'],
+  embed: Config['embed'],
+): () => Promise<Reranker | undefined> {
+  let reranker: Promise<Reranker | undefined> | undefined;
+  return () => {
+    reranker ??= import('./rerank.js').then((m) => m.createConfiguredReranker(rerank, embed));
+    return reranker;
+  };
 }
 
 /** What planning a query needs besides the configuration. */
