@@ -13,11 +13,12 @@ import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadClipEmbedder } from '../src/embed/clip.js';
-import { type Embedder, l2normalize } from '../src/embed/embedder.js';
+import type { Embedder } from '../src/embed/embedder.js';
 import { createLanguageModel } from '../src/generate/create.js';
 import { openKnowledgeBase } from '../src/kb.js';
 import { setVectorSearchListener } from '../src/retrieve/search.js';
 import { LanceStore } from '../src/store/lance.js';
+import { l2normalize } from '../src/vector/dot.js';
 import { startLoopbackLlm } from '../test/helpers/loopback-llm.js';
 import {
   ClusteredVectors,

@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import osModule from 'node:os';
 import pathModule from 'node:path';
-import { dotAllPlain } from '../src/retrieve/dot.js';
-import { encodeModule, F32, I32, op, V128 } from '../src/retrieve/wasm/encoder.js';
+import { dotAllPlain } from '../src/vector/dot.js';
+import { encodeModule, F32, I32, op, V128 } from '../src/vector/wasm/encoder.js';
 import { seededRandom } from '../test/helpers/random.js';
 
 export { seededRandom };

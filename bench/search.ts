@@ -9,11 +9,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dotAllPlain } from '../src/retrieve/dot.js';
 import { rankVectors, setVectorSearchListener, type VectorSearchMethod } from '../src/retrieve/search.js';
-import { VectorMatrix } from '../src/retrieve/simd.js';
-import { softmaxTopK, topK } from '../src/retrieve/topk.js';
 import { LanceStore } from '../src/store/lance.js';
+import { dotAllPlain } from '../src/vector/dot.js';
+import { VectorMatrix } from '../src/vector/matrix.js';
+import { softmaxTopK, topK } from '../src/vector/topk.js';
 import {
   ClusteredVectors,
   exactTopK,

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { MmragError } from './errors.js';
+import { displayUrl, urlHasSecrets } from './redact.js';
 
 /** The hub model used when nothing else is configured. */
 export const DEFAULT_EMBED_MODEL = 'Xenova/clip-vit-base-patch32';
@@ -291,19 +292,10 @@ export function resolveConfig(options: ResolveConfigOptions = {}): Config {
   return parseConfig(mergeLayers(file, configFromEnv(env), (options.flags ?? {}) as Layer));
 }
 
-/** A URL without credentials or query string (where keys often travel), for display. */
+/** A URL as it may be shown (credentials and query string hidden). */
 function safeUrl(url: string | undefined): string | undefined {
   if (!url) return url;
-  try {
-    const parsed = new URL(url);
-    const hidden = parsed.username || parsed.password || parsed.search;
-    parsed.username = '';
-    parsed.password = '';
-    parsed.search = '';
-    return hidden ? `${parsed.toString()} (credentials hidden)` : url;
-  } catch {
-    return '***';
-  }
+  return urlHasSecrets(url) ? `${displayUrl(url)} (credentials hidden)` : url;
 }
 
 /** The configuration with secrets removed, safe to print or send to a browser. */

@@ -16,6 +16,6 @@ export type {
   SearchQuery,
 } from './kb.js';
 export { openKnowledgeBase } from './kb.js';
-export { cosineSearch, referenceSimilaritySearch, softmaxSearch } from './retrieve/similarity.js';
 export type { Store } from './store/store.js';
 export type * from './types.js';
+export { cosineSearch, referenceSimilaritySearch, softmaxSearch } from './vector/similarity.js';

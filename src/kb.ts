@@ -6,13 +6,13 @@ import { localModelFolder } from './embed/clip.js';
 import type { Embedder, RgbImage, TextSpace } from './embed/embedder.js';
 import { errorMessage, MmragError } from './errors.js';
 import type { ChatImage, LanguageModel } from './generate/llm.js';
-import { decodeToRgb, EMBED_MAX_SIDE } from './ingest/image-decode.js';
 import {
   type IngestDependencies,
   type IngestOptions,
   type IngestSummary,
   ingestPaths,
 } from './ingest/pipeline.js';
+import { decodeToRgb, EMBED_MAX_SIDE } from './media/image-decode.js';
 import type { Reranker } from './retrieve/rerank.js';
 import {
   defaultModalityParams,
@@ -26,9 +26,10 @@ import {
 } from './retrieve/search.js';
 import { writeFileAtomic } from './store/atomic.js';
 import { acquireWriteLock } from './store/lock.js';
-import { MediaStore, mimeOfMedia } from './store/media.js';
+import { MediaStore, mimeOfMedia } from './store/media-store.js';
 import type { Store } from './store/store.js';
 import type { Hit, SearchResult, SourceRecord, StoredItem } from './types.js';
+import { meanVector } from './vector/dot.js';
 
 /** Bumped when the on-disk layout changes; older knowledge bases are migrated or refused with a message. */
 export const SCHEMA_VERSION = 1;
@@ -126,12 +127,6 @@ export function citedNumbers(answer: string, sourceCount: number): number[] {
     }
   }
   return [...seen];
-}
-
-function meanVector(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = (a[i]! + b[i]!) / 2;
-  return out;
 }
 
 /**

@@ -1,50 +1,10 @@
-import { mergeLayers, resolveConfig } from '../config.js';
-import { errorMessage, MmragError } from '../errors.js';
-import { type KnowledgeBase, openKnowledgeBase } from '../kb.js';
+import { MmragError } from '../errors.js';
+import type { KnowledgeBase } from '../kb.js';
+import type { AskFlags, DeleteFlags, IngestFlags, SearchFlags, SourcesFlags } from './flags.js';
 import { displayPath, formatHits, formatSourceList, formatSources, formatSummary } from './format.js';
-import type { AskFlags, IngestFlags, SearchFlags } from './main.js';
-import { configFromFlags, type KbFlags, searchOptionsFromFlags } from './options.js';
+import { openFromFlags, withKb } from './open.js';
+import { searchOptionsFromFlags } from './options.js';
 import { ingestReporter } from './progress.js';
-
-/** Print an error the way a person can act on it; returns the exit code. */
-export function reportError(err: unknown): number {
-  if (err instanceof MmragError) {
-    process.stderr.write(`Error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`  ${err.hint}\n`);
-    return err.code === 'usage' ? 2 : 1;
-  }
-  process.stderr.write(`Error: ${errorMessage(err)}\n`);
-  if (process.env.MMRAG_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  return 1;
-}
-
-function downloadReporter(): (model: string, file: string, percent: number) => void {
-  let last = '';
-  return (model, file, percent) => {
-    const line = `Downloading ${model} (first use): ${file} ${Math.floor(percent)}%`;
-    if (line === last) return;
-    last = line;
-    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K${percent >= 100 ? '\n' : ''}`);
-    else if (percent >= 100) process.stderr.write(`${line}\n`);
-  };
-}
-
-export async function openFromFlags(
-  flags: KbFlags & Parameters<typeof configFromFlags>[0],
-  extra = {},
-): Promise<KnowledgeBase> {
-  const flagLayer = mergeLayers(configFromFlags(flags) as Record<string, unknown>, extra);
-  const config = resolveConfig({ flags: flagLayer, configPath: flags.config });
-  return openKnowledgeBase({ config, onModelDownload: downloadReporter() });
-}
-
-async function withKb<T>(kb: KnowledgeBase, run: (kb: KnowledgeBase) => Promise<T>): Promise<T> {
-  try {
-    return await run(kb);
-  } finally {
-    await kb.close();
-  }
-}
 
 export async function ingestCommand(paths: string[], flags: IngestFlags): Promise<void> {
   const extra = {
@@ -169,7 +129,7 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
   });
 }
 
-export async function sourcesCommand(flags: KbFlags & { json?: boolean }): Promise<void> {
+export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
   const kb = await openFromFlags(flags);
   await withKb(kb, async () => {
     const records = await kb.sources();
@@ -178,7 +138,7 @@ export async function sourcesCommand(flags: KbFlags & { json?: boolean }): Promi
   });
 }
 
-export async function deleteCommand(source: string, flags: KbFlags & { json?: boolean }): Promise<void> {
+export async function deleteCommand(source: string, flags: DeleteFlags): Promise<void> {
   const kb = await openFromFlags(flags);
   await withKb(kb, async () => {
     const removed = await kb.delete(source);

@@ -5,8 +5,9 @@ import { DEFAULT_EMBED_MODEL, resolveConfig } from '../config.js';
 import type { Embedder } from '../embed/embedder.js';
 import { errorMessage } from '../errors.js';
 import { openKnowledgeBase } from '../kb.js';
+import type { DemoFlags } from './flags.js';
 import { displayPath, formatHits, formatSourceList, formatSummary } from './format.js';
-import { configFromFlags, type LlmFlags } from './options.js';
+import { configFromFlags } from './options.js';
 import { ingestReporter } from './progress.js';
 
 /** The package's own folder (holding samples/ and models/), from dist/cli/demo.js or src/cli/demo.ts. */
@@ -62,7 +63,7 @@ async function loadModel(
 }
 
 /** Ingest the bundled sample pages, run a few searches, and ask a question: the whole pipeline in one command. */
-export async function demoCommand(flags: LlmFlags & { kb?: string; offline?: boolean }): Promise<void> {
+export async function demoCommand(flags: DemoFlags): Promise<void> {
   const root = packageRoot();
   const script = readScript(root);
   const { embedder, model } = await loadModel(flags, root);

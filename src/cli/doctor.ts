@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, DEFAULT_EMBED_MODEL, resolveConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
+import type { DoctorFlags } from './flags.js';
 import { displayPath } from './format.js';
-import { configFromFlags, type KbFlags, type LlmFlags } from './options.js';
+import { configFromFlags } from './options.js';
 
 export interface Check {
   name: string;
@@ -165,7 +166,7 @@ export function formatChecks(checks: Check[]): string {
     .join('\n');
 }
 
-export async function doctorCommand(flags: KbFlags & LlmFlags & { json?: boolean }): Promise<void> {
+export async function doctorCommand(flags: DoctorFlags): Promise<void> {
   const config = resolveConfig({ flags: configFromFlags(flags), configPath: flags.config });
   const checks = await runChecks(config);
   if (flags.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);

@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { MmragError } from '../errors.js';
 import type { SearchOptions } from '../kb.js';
-import { openFromFlags } from './commands.js';
-import type { KbFlags } from './options.js';
+import type { EvalFlags } from './flags.js';
+import { openFromFlags } from './open.js';
 
 /** Named retrieval settings for `mmrag eval --settings a,b,c`; each is passed to `kb.search` as options. */
 export const EVAL_PRESETS: Record<string, Record<string, unknown>> = {
@@ -16,14 +16,6 @@ export const EVAL_PRESETS: Record<string, Record<string, unknown>> = {
   hybrid: { mode: 'hybrid' },
   'hybrid+rerank': { mode: 'hybrid', rerank: true },
 };
-
-export interface EvalFlags extends KbFlags {
-  /** Cut-off of recall@k (default 5). */
-  k?: string;
-  json?: boolean;
-  /** Comma-separated names from EVAL_PRESETS (default: one setting, "default", with no options). */
-  settings?: string;
-}
 
 export const DEFAULT_EVAL_K = 5;
 

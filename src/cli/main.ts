@@ -1,5 +1,14 @@
 import { Command, Option } from 'commander';
-import type { KbFlags, LlmFlags, RetrievalFlags } from './options.js';
+import type {
+  AskFlags,
+  DemoFlags,
+  DoctorFlags,
+  EvalFlags,
+  IngestFlags,
+  KbFlags,
+  SearchFlags,
+  ServeFlags,
+} from './flags.js';
 
 // Only commander is loaded up front: every command imports what it needs when it runs, so --help is instant.
 
@@ -74,21 +83,6 @@ const llmOptions = (cmd: Command) =>
     )
     .option('--llm-url <url>', 'provider URL (Ollama http://127.0.0.1:11434; OpenAI-compatible .../v1)')
     .option('--llm-model <name>', 'model name (Ollama default llama3.2-vision; OpenAI default gpt-4o-mini)');
-
-export type IngestFlags = KbFlags &
-  LlmFlags & {
-    json?: boolean;
-    remote?: boolean;
-    ocr?: boolean;
-    caption?: boolean;
-    transcribe?: string;
-    include?: string[];
-    exclude?: string[];
-    prune?: boolean;
-  };
-export type SearchFlags = KbFlags & RetrievalFlags & { image?: string; json?: boolean };
-export type AskFlags = SearchFlags & LlmFlags;
-export type ServeFlags = KbFlags & LlmFlags & { host?: string; port?: string; token?: string };
 
 export function buildProgram(): Command {
   const program = new Command('mmrag')
@@ -179,9 +173,7 @@ export function buildProgram(): Command {
       .description('ingest the bundled sample pages, search them and ask a question (works offline)')
       .option('--kb <dir>', 'where to build the demo knowledge base (default ./.mmrag-demo)')
       .option('--offline', 'do not try to download the default model; use the bundled one'),
-  ).action(async (flags: LlmFlags & { kb?: string; offline?: boolean }) =>
-    (await import('./demo.js')).demoCommand(flags),
-  );
+  ).action(async (flags: DemoFlags) => (await import('./demo.js')).demoCommand(flags));
 
   llmOptions(
     kbOptions(
@@ -206,9 +198,7 @@ export function buildProgram(): Command {
     ),
   )
     .option('--json', 'print the checks as JSON')
-    .action(async (flags: KbFlags & LlmFlags & { json?: boolean }) =>
-      (await import('./doctor.js')).doctorCommand(flags),
-    );
+    .action(async (flags: DoctorFlags) => (await import('./doctor.js')).doctorCommand(flags));
 
   kbOptions(
     program
@@ -225,9 +215,7 @@ export function buildProgram(): Command {
       '--json',
       'print {"k", "questions", "overall": {"recall@k", "mrr", "ndcg@10"}, "settings": [...]}',
     )
-    .action(async (file: string, flags: import('./eval.js').EvalFlags) =>
-      (await import('./eval.js')).evalCommand(file, flags),
-    );
+    .action(async (file: string, flags: EvalFlags) => (await import('./eval.js')).evalCommand(file, flags));
 
   return program;
 }
@@ -236,7 +224,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const { reportError } = await import('./commands.js');
+    const { reportError } = await import('./open.js');
     process.exitCode = reportError(err);
   }
 }

@@ -1,37 +1,7 @@
 import type { ConfigInput } from '../config.js';
 import { MmragError } from '../errors.js';
 import type { SearchOptions } from '../kb.js';
-
-/** Flags shared by every command that opens a knowledge base. */
-export interface KbFlags {
-  kb?: string;
-  config?: string;
-  embedModel?: string;
-  embedDtype?: string;
-  textModel?: string;
-  offline?: boolean;
-}
-
-export interface RetrievalFlags {
-  textK?: string;
-  imageK?: string;
-  textThreshold?: string;
-  imageThreshold?: string;
-  textTemperature?: string;
-  imageTemperature?: string;
-  scoring?: string;
-  level?: string;
-  mode?: string;
-  where?: string;
-  diversity?: string;
-  rerank?: boolean;
-}
-
-export interface LlmFlags {
-  llm?: string;
-  llmUrl?: string;
-  llmModel?: string;
-}
+import type { KbFlags, LlmFlags, RetrievalFlags } from './flags.js';
 
 function number(flag: string, value: string | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;

@@ -1,7 +1,7 @@
 import { MmragError } from '../errors.js';
 import { isLoopbackHost, startServer } from '../server/server.js';
-import { openFromFlags } from './commands.js';
-import type { ServeFlags } from './main.js';
+import type { ServeFlags } from './flags.js';
+import { openFromFlags } from './open.js';
 
 function portOf(value: string | undefined): number {
   if (value === undefined) return 7860;

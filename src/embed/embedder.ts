@@ -1,10 +1,6 @@
-/** A decoded RGB picture, ready for a vision model. */
-export interface RgbImage {
-  /** Interleaved RGB bytes, `width * height * 3` long. */
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
+import type { RgbImage } from '../media/image-decode.js';
+
+export type { RgbImage };
 
 /**
  * Embeds text and pictures into one vector space (CLIP-family models).
@@ -18,16 +14,6 @@ export interface Embedder {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   embedImages(images: RgbImage[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;
-}
-
-export function l2normalize(vector: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
-  const norm = Math.sqrt(sum);
-  const out = new Float32Array(vector.length);
-  if (norm === 0) return out;
-  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
-  return out;
 }
 
 /** Embeds text only: the dedicated text model for text-to-text retrieval and the text forms of pictures. */

@@ -1,6 +1,6 @@
 import { loadModel } from '../embed/model-source.js';
 import { errorMessage, MmragError } from '../errors.js';
-import { displayUrl, redactSecret } from '../generate/providers/errors.js';
+import { displayUrl, redact } from '../redact.js';
 import type { Transcriber, TranscriptSegment } from './types.js';
 
 export const SAMPLE_RATE = 16_000;
@@ -231,7 +231,7 @@ export function createOpenAiTranscriber(options: OpenAiTranscriberOptions): Tran
   const endpoint = `${base}/audio/transcriptions`;
   // What errors may show: servers echo the key they got in their error messages, and URLs can hold a password.
   const shown = displayUrl(endpoint);
-  const scrub = (text: string) => redactSecret(text, options.apiKey);
+  const scrub = (text: string) => redact(text, [options.apiKey]);
   const maxSeconds = options.maxRequestSeconds ?? 600;
   const timeoutMs = options.timeoutMs ?? 600_000;
 

@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
+import { sniffImageMime } from '../media/image-decode.js';
 import type { SourceType } from '../types.js';
-import { sniffImageMime } from './image-decode.js';
 import { CODE_EXTENSIONS, CODE_FILE_NAMES, TEXT_EXTENSIONS } from './loaders/text.js';
 
 export type Detection = { type: SourceType } | { unsupported: string } | { mismatch: string };

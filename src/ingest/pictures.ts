@@ -3,8 +3,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MmragError } from '../errors.js';
+import { sniffImageMime } from '../media/image-decode.js';
 import type { Picture } from '../types.js';
-import { sniffImageMime } from './image-decode.js';
 import type { LoaderContext } from './loader.js';
 import { fetchBounded } from './net.js';
 

@@ -4,7 +4,7 @@
  * picture, 1 = black versus white everywhere). Video compression noise stays far below 0.01; a new shape,
  * slide or scene moves a large share of the cells.
  */
-import type { RgbImage } from '../embed/embedder.js';
+import type { RgbImage } from './image-decode.js';
 
 export const SIGNATURE_SIDE = 16;
 

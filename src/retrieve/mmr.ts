@@ -1,13 +1,9 @@
+import { dot } from '../vector/dot.js';
+
 /** A candidate for diversification: its relevance to the query and its unit-length vector. */
 export interface MmrCandidate {
   relevance: number;
   vector: Float32Array;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
-  return sum;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { loadModel, modelLoadError } from '../embed/model-source.js';
 import { errorMessage, MmragError } from '../errors.js';
-import { displayUrl, redactSecret } from '../generate/providers/errors.js';
+import { displayUrl, redactAndClip } from '../redact.js';
 
 /**
  * Scores documents against a query, to reorder fused search candidates. Higher = more relevant; one score per
@@ -169,7 +169,7 @@ export function scoresFromRerankResponse(body: unknown, count: number): number[]
 }
 
 function redact(text: string, secret: string | undefined): string {
-  return redactSecret(text.length > 300 ? `${text.slice(0, 300)}…` : text, secret);
+  return redactAndClip(text, [secret], 300);
 }
 
 /**

@@ -2,11 +2,12 @@ import type { Config } from '../config.js';
 import type { Store, VectorColumn, VectorSet } from '../store/store.js';
 import { textForm } from '../text-form.js';
 import type { Hit, Modality, StoredItem } from '../types.js';
-import { dotAll } from './dot.js';
+import { dot, dotAll } from '../vector/dot.js';
+import { cosineSearch, type Scored, softmaxSearch, vectorNorm } from '../vector/similarity.js';
+
 import { reciprocalRankFusion } from './fusion.js';
 import { maximalMarginalRelevance } from './mmr.js';
 import type { Reranker } from './rerank.js';
-import { cosineSearch, type Scored, softmaxSearch, vectorNorm } from './similarity.js';
 
 export type Scoring = Config['search']['scoring'];
 export type Level = 1 | 2 | 3;
@@ -388,8 +389,5 @@ export async function searchStore(
 }
 
 function dotOf(vector: Float32Array | undefined, query: Float32Array): number | undefined {
-  if (!vector) return undefined;
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * query[i]!;
-  return Math.fround(sum);
+  return vector ? Math.fround(dot(vector, query)) : undefined;
 }

@@ -3,9 +3,10 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Arrow from 'apache-arrow';
 import { MmragError } from '../errors.js';
-import { VectorMatrix } from '../retrieve/simd.js';
 import { textForm } from '../text-form.js';
 import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '../types.js';
+import { dot } from '../vector/dot.js';
+import { VectorMatrix } from '../vector/matrix.js';
 import { writeFileAtomic } from './atomic.js';
 import {
   type AnnSettings,
@@ -522,9 +523,7 @@ export class LanceStore implements Store {
         if (request.allowed && !request.allowed.has(id)) continue;
         const start = (vectorData.offset + i) * dim;
         const vector = floats.subarray(start, start + dim);
-        let dot = 0;
-        for (let j = 0; j < dim; j++) dot += vector[j]! * query[j]!;
-        found.push({ id, dot: Math.fround(dot), vector });
+        found.push({ id, dot: Math.fround(dot(vector, query)), vector });
       }
     }
     // Too few: the filter or superseded rows ate the candidates; the exact path is never short.

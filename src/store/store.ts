@@ -1,5 +1,5 @@
-import type { VectorMatrix } from '../retrieve/simd.js';
 import type { Modality, SourceRecord, StoredItem } from '../types.js';
+import type { VectorMatrix } from '../vector/matrix.js';
 
 /** An item ready to be written: metadata, the live version it belongs to, and its L2-normalised vector. */
 export interface StoreRow extends StoredItem {

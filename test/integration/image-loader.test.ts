@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseractOcr } from '../../src/enrich/ocr.js';
 import type { OcrEngine } from '../../src/enrich/types.js';
 import { MmragError } from '../../src/errors.js';
-import { decodeToRgb, sniffImageMime } from '../../src/ingest/image-decode.js';
 import {
   decodeBmp,
   exifImageDescription,
@@ -14,7 +13,8 @@ import {
   NO_CAPTION,
   xmpField,
 } from '../../src/ingest/loaders/image.js';
-import { MediaStore } from '../../src/store/media.js';
+import { decodeToRgb, sniffImageMime } from '../../src/media/image-decode.js';
+import { MediaStore } from '../../src/store/media-store.js';
 import { writeBmp24 } from '../helpers/bmp.js';
 import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';

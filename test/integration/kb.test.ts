@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClipEmbedder } from '../../src/embed/clip.js';
 import type { Embedder } from '../../src/embed/embedder.js';
-import { decodeToRgb } from '../../src/ingest/image-decode.js';
 import { type KnowledgeBase, openKnowledgeBase } from '../../src/kb.js';
+import { decodeToRgb } from '../../src/media/image-decode.js';
 import { drawShape, FIXTURE_MODEL, tempDir, writeShapesPage } from '../helpers/fixtures.js';
 import { startLoopbackLlm } from '../helpers/loopback-llm.js';
 

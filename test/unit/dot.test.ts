@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MmragError } from '../../src/errors.js';
-import { dotAll, dotAllPlain } from '../../src/retrieve/dot.js';
-import { VectorMatrix } from '../../src/retrieve/simd.js';
-import { dotKernelModule } from '../../src/retrieve/wasm/dot-kernel.js';
+import { dotAll, dotAllPlain } from '../../src/vector/dot.js';
+import { VectorMatrix } from '../../src/vector/matrix.js';
+import { dotKernelModule } from '../../src/vector/wasm/dot-kernel.js';
 import { seededRandom as random } from '../helpers/random.js';
 
 function randomArray(length: number, seed: number): Float32Array {
@@ -140,7 +139,7 @@ describe('VectorMatrix', () => {
 
   it('throws actionable errors on bad input', () => {
     const vm = new VectorMatrix(4);
-    expect(() => new VectorMatrix(0)).toThrow(MmragError);
+    expect(() => new VectorMatrix(0)).toThrow(RangeError);
     expect(() => vm.append(new Float32Array(5))).toThrow(/whole number of 4-wide rows/);
     vm.append(new Float32Array(8));
     expect(() => vm.dotAll(new Float32Array(3))).toThrow(/3 values, the matrix is 4 wide/);

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, test } from 'vitest';
-import type { RgbImage } from '../../src/embed/embedder.js';
 import { mediaInfoFromProbe, parseShowinfoTime, splitPngStream } from '../../src/media/ffmpeg.js';
+import type { RgbImage } from '../../src/media/image-decode.js';
 import {
   dedupeFrames,
   frameSignature,

@@ -5,7 +5,7 @@ import {
   softmaxSearch,
   topK,
   vectorNorm,
-} from '../../src/retrieve/similarity.js';
+} from '../../src/vector/similarity.js';
 
 function seeded(seed: number) {
   let s = seed >>> 0;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MmragError } from '../../src/errors.js';
-import { softmaxTopK, topK } from '../../src/retrieve/topk.js';
+import { softmaxTopK, topK } from '../../src/vector/topk.js';
 import { seededRandom as random } from '../helpers/random.js';
 
 /** Scores in [-1, 1); `levels` > 0 quantizes them so that many rows tie. */
@@ -133,7 +132,7 @@ describe('softmaxTopK', () => {
   });
 
   it('rejects a temperature that is not positive', () => {
-    expect(() => softmaxTopK(new Float32Array([1]), 0, 1, 0)).toThrow(MmragError);
+    expect(() => softmaxTopK(new Float32Array([1]), 0, 1, 0)).toThrow(RangeError);
     expect(() => softmaxTopK(new Float32Array([1]), Number.NaN, 1, 0)).toThrow(/temperature/);
   });
 });

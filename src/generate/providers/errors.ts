@@ -8,6 +8,7 @@
  * response body may echo the key) is not attached as `cause`.
  */
 import { MmragError } from '../../errors.js';
+import { displayUrl, redact, redactAndClip } from '../../redact.js';
 import type { ChatMessage } from '../llm.js';
 
 export interface LlmEndpoint {
@@ -87,15 +88,18 @@ export function failureFacts(err: unknown): FailureFacts {
 }
 
 /** The server's own words from an error body: `{error: "..."}`, `{error: {message}}`, `{message}`, `{detail}`. */
-export function serverMessage(body: string | undefined): { message?: string; code?: string } {
+export function serverMessage(
+  body: string | undefined,
+  secrets: ReadonlyArray<string | undefined> = [],
+): { message?: string; code?: string } {
   if (body === undefined || body.trim() === '') return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    return { message: body.trim().slice(0, 500) };
+    return { message: redactAndClip(body.trim(), secrets, 500) };
   }
-  if (!isRecord(parsed)) return { message: body.trim().slice(0, 500) };
+  if (!isRecord(parsed)) return { message: redactAndClip(body.trim(), secrets, 500) };
   const error = parsed.error;
   if (typeof error === 'string') return { message: error };
   if (isRecord(error)) {
@@ -104,25 +108,7 @@ export function serverMessage(body: string | undefined): { message?: string; cod
   }
   if (typeof parsed.message === 'string') return { message: parsed.message };
   if (typeof parsed.detail === 'string') return { message: parsed.detail };
-  return { message: body.trim().slice(0, 500) };
-}
-
-/** Replace every occurrence of the secret (and of a `Bearer <secret>` form) with `***`. */
-export function redactSecret(text: string, secret: string | undefined): string {
-  if (!secret) return text;
-  return text.split(secret).join('***');
-}
-
-/** The URL without user:password. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
+  return { message: redactAndClip(body.trim(), secrets, 500) };
 }
 
 const MODEL_MISSING =
@@ -148,7 +134,7 @@ export function classifyLlmFailure(facts: FailureFacts, endpoint: LlmEndpoint): 
   const name = serverName(endpoint);
   const Name = capitalize(name);
   const isOllama = endpoint.provider === 'ollama';
-  const scrub = (text: string) => redactSecret(text, endpoint.apiKey);
+  const scrub = (text: string) => redact(text, [endpoint.apiKey]);
   const noneHint = 'or pass --llm none to get the sources without an answer';
 
   if (facts.timedOut) {
@@ -178,7 +164,7 @@ export function classifyLlmFailure(facts: FailureFacts, endpoint: LlmEndpoint): 
   }
 
   const status = facts.statusCode;
-  const said = serverMessage(facts.responseBody);
+  const said = serverMessage(facts.responseBody, [endpoint.apiKey]);
   const text = scrub(said.message ?? facts.message);
   const detail = `(HTTP ${status}): ${text}`;
 

@@ -1,12 +1,12 @@
 import { basename } from 'node:path';
 import { hasReadableText } from '../../enrich/ocr.js';
 import { MmragError } from '../../errors.js';
+import { readBmpHeader } from '../../media/bmp.js';
+import { decodeToRgb, EMBED_MAX_SIDE, sniffImageMime } from '../../media/image-decode.js';
 import type { ItemDraft, Picture } from '../../types.js';
-import { readBmpHeader } from '../bmp.js';
 import { chunkText } from '../chunk.js';
-import { decodeToRgb, EMBED_MAX_SIDE, sniffImageMime } from '../image-decode.js';
 
-export { type BmpHeader, decodeBmp, readBmpHeader } from '../bmp.js';
+export { type BmpHeader, decodeBmp, readBmpHeader } from '../../media/bmp.js';
 
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 

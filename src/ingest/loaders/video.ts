@@ -122,7 +122,7 @@ export class VideoLoader implements Loader {
         `${path}: frame limit of ${maxFrames} reached at ${formatTimestamp(last)}; later frames not indexed`,
       );
     }
-    const { decodeToRgb } = await import('../image-decode.js');
+    const { decodeToRgb } = await import('../../media/image-decode.js');
     const signed = [];
     for (const frame of raw) {
       const rgb = await decodeToRgb(frame.png, { maxPixels: context.limits.maxImagePixels, maxSide: 64 });

@@ -1,4 +1,7 @@
+import { vectorNorm } from './dot.js';
 import { topK as heapTopK, softmaxTopK } from './topk.js';
+
+export { vectorNorm };
 
 /** One scored row of a vector set. */
 export interface Scored {
@@ -73,10 +76,4 @@ export function cosineSearch(
     index,
     score: similarities[index]! * inv,
   }));
-}
-
-export function vectorNorm(vector: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
-  return Math.sqrt(sum);
 }

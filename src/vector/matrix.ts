@@ -1,4 +1,3 @@
-import { MmragError } from '../errors.js';
 import { dotAllPlain } from './dot.js';
 import { type DotRows, instantiateDotKernel } from './wasm/dot-kernel.js';
 
@@ -30,7 +29,7 @@ export class VectorMatrix {
 
   constructor(dim: number, options: VectorMatrixOptions = {}) {
     if (!Number.isInteger(dim) || dim <= 0) {
-      throw new MmragError(`VectorMatrix: invalid dimension ${dim}`, 'Pass the embedding width, e.g. 512.');
+      throw new RangeError(`VectorMatrix: invalid dimension ${dim} (pass the embedding width, e.g. 512)`);
     }
     this.dim = dim;
     const hasWasm = typeof WebAssembly !== 'undefined';
@@ -53,9 +52,8 @@ export class VectorMatrix {
   /** Appends `rows.length / dim` rows; returns the index of the first one. */
   append(rows: Float32Array): number {
     if (rows.length % this.dim !== 0) {
-      throw new MmragError(
-        `VectorMatrix.append: ${rows.length} values is not a whole number of ${this.dim}-wide rows`,
-        'Pass the rows as one flat Float32Array, row after row.',
+      throw new RangeError(
+        `VectorMatrix.append: ${rows.length} values is not a whole number of ${this.dim}-wide rows (pass the rows as one flat Float32Array, row after row)`,
       );
     }
     const first = this.rowCount;
@@ -111,7 +109,7 @@ export class VectorMatrix {
     const rows = this.rowCount;
     const result = out ?? new Float32Array(rows);
     if (result.length < rows) {
-      throw new MmragError(`VectorMatrix.dotAll: output holds ${result.length} scores, need ${rows}`);
+      throw new RangeError(`VectorMatrix.dotAll: output holds ${result.length} scores, need ${rows}`);
     }
     if (rows === 0) return result;
     const buffer = this.buffer;
@@ -156,10 +154,8 @@ export class VectorMatrix {
     if (rows <= this.rowCapacity) return;
     const maxBytes = MAX_PAGES * PAGE_BYTES;
     if (this.bytesFor(rows) > maxBytes) {
-      throw new MmragError(
-        `VectorMatrix: ${rows} rows of ${this.dim} float32s exceed the 4 GB limit of one WebAssembly memory`,
-        'Split the vectors over several tables (e.g. by modality) or use the ANN index.',
-        'vector_memory_full',
+      throw new RangeError(
+        `VectorMatrix: ${rows} rows of ${this.dim} float32s exceed the 4 GB limit of one WebAssembly memory (split the vectors over several tables, or use the ANN index)`,
       );
     }
     let capacity = Math.max(rows, Math.ceil(this.rowCapacity * 1.5));
@@ -171,10 +167,8 @@ export class VectorMatrix {
         try {
           this.memory.grow(pages);
         } catch (err) {
-          throw new MmragError(
-            `VectorMatrix: could not grow the vector memory to ${needed} bytes`,
-            'Free memory or split the vectors over several tables.',
-            'vector_memory_full',
+          throw new RangeError(
+            `VectorMatrix: could not grow the vector memory to ${needed} bytes (free memory, or split the vectors over several tables)`,
             { cause: err },
           );
         }
@@ -189,15 +183,14 @@ export class VectorMatrix {
 
   private checkIndex(i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.rowCount) {
-      throw new MmragError(`VectorMatrix: row ${i} out of range (rows: ${this.rowCount})`);
+      throw new RangeError(`VectorMatrix: row ${i} out of range (rows: ${this.rowCount})`);
     }
   }
 
   private checkWidth(vec: Float32Array, method: string): void {
     if (vec.length !== this.dim) {
-      throw new MmragError(
-        `VectorMatrix.${method}: vector has ${vec.length} values, the matrix is ${this.dim} wide`,
-        'Embed with the same model the matrix was built with.',
+      throw new RangeError(
+        `VectorMatrix.${method}: vector has ${vec.length} values, the matrix is ${this.dim} wide (embed with the model the matrix was built with)`,
       );
     }
   }

@@ -1,5 +1,3 @@
-import { MmragError } from '../errors.js';
-
 export interface ScoredIndex {
   index: number;
   score: number;
@@ -126,9 +124,8 @@ export function softmaxTopK(
   threshold: number,
 ): SoftmaxHit[] {
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
-    throw new MmragError(
-      `softmaxTopK: temperature must be a positive number, got ${temperature}`,
-      'Set retrieval temperatures above 0 (the reference uses 0.25 for text and 0.5 for images).',
+    throw new RangeError(
+      `softmaxTopK: temperature must be a positive number, got ${temperature} (the reference uses 0.25 for text and 0.5 for images)`,
     );
   }
   const n = scores.length;

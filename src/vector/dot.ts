@@ -43,6 +43,34 @@ export function dotAll(
   return result;
 }
 
+/** The dot product of two vectors of the same width, summed in float64. */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
+}
+
+/** The Euclidean length of a vector. */
+export function vectorNorm(vector: ArrayLike<number>): number {
+  return Math.sqrt(dot(vector, vector));
+}
+
+/** A unit-length copy of a vector (all zeros stays all zeros). */
+export function l2normalize(vector: Float32Array): Float32Array {
+  const norm = vectorNorm(vector);
+  const out = new Float32Array(vector.length);
+  if (norm === 0) return out;
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
+  return out;
+}
+
+/** The element-wise mean of two vectors of the same width. */
+export function meanVector(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = (a[i]! + b[i]!) / 2;
+  return out;
+}
+
 /** The same products with a plain JavaScript loop (float64 accumulation): the fallback and the baseline. */
 export function dotAllPlain(
   matrix: Float32Array,

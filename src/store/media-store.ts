@@ -32,7 +32,7 @@ export class MediaStore {
       const sharp = (await import('sharp')).default;
       if (mime === 'image/bmp') {
         // sharp cannot read BMP: store the decoded pixels as PNG.
-        const { decodeBmp } = await import('../ingest/bmp.js');
+        const { decodeBmp } = await import('../media/bmp.js');
         const rgb = decodeBmp(bytes);
         data = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
           .png()

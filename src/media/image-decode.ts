@@ -1,7 +1,14 @@
 import type { Sharp } from 'sharp';
-import type { RgbImage } from '../embed/embedder.js';
 import { MmragError } from '../errors.js';
 import { decodeBmp, readBmpHeader } from './bmp.js';
+
+/** A decoded RGB picture, ready for a vision model. */
+export interface RgbImage {
+  /** Interleaved RGB bytes, `width * height * 3` long. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
 
 /** Pictures are shrunk to at most this many pixels on the longer side for embedding (models need far fewer). */
 export const EMBED_MAX_SIDE = 1024;
