@@ -17,5 +17,7 @@ export type {
 } from './kb.js';
 export { openKnowledgeBase } from './kb.js';
 export type { Store } from './store/store.js';
+export type { AdapterInfo } from './tune/adapter-file.js';
+export type { TuneEvent, TuneOptions, TuneReport } from './tune/run.js';
 export type * from './types.js';
 export { cosineSearch, referenceSimilaritySearch, softmaxSearch } from './vector/similarity.js';

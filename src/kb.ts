@@ -28,6 +28,8 @@ import { writeFileAtomic } from './store/atomic.js';
 import { acquireWriteLock } from './store/lock.js';
 import { MediaStore, mimeOfMedia } from './store/media-store.js';
 import type { Store } from './store/store.js';
+import { type AdapterInfo, QueryAdapterSource, removeAdapter } from './tune/adapter-file.js';
+import type { TuneOptions, TuneReport } from './tune/run.js';
 import type { Hit, SearchResult, SourceRecord, StoredItem } from './types.js';
 import { meanVector } from './vector/dot.js';
 
@@ -60,6 +62,8 @@ export interface SearchOptions {
   diversity?: number;
   /** Rerank the candidates with the configured reranker (default: when one is configured). */
   rerank?: boolean;
+  /** Map text queries through the query adapter `mmrag tune` trained, when there is one (default true). */
+  adapter?: boolean;
   text?: Partial<ModalityParams>;
   image?: Partial<ModalityParams>;
 }
@@ -135,6 +139,7 @@ export function citedNumbers(answer: string, sourceCount: number): number[] {
  */
 export class KnowledgeBase {
   private embedderPromise: Promise<Embedder> | undefined;
+  private readonly queryAdapter: QueryAdapterSource;
 
   private constructor(
     readonly config: Config,
@@ -147,7 +152,9 @@ export class KnowledgeBase {
     /** The dedicated text embedding model; undefined: CLIP's text tower. */
     readonly textModel: string | undefined,
     private readonly onModelDownload?: OpenKnowledgeBaseOptions['onModelDownload'],
-  ) {}
+  ) {
+    this.queryAdapter = new QueryAdapterSource(dir, () => ({ embedModel, dim: store.dim }));
+  }
 
   static async open(options: OpenKnowledgeBaseOptions = {}): Promise<KnowledgeBase> {
     const { config: given, onModelDownload, ...layer } = options;
@@ -353,7 +360,7 @@ export class KnowledgeBase {
     return (picture, context) => describePicture(llm, picture, context);
   }
 
-  private async queryForms(query: SearchQuery, level: Level): Promise<QueryForms> {
+  private async queryForms(query: SearchQuery, level: Level, adapt: boolean): Promise<QueryForms> {
     if ((query.image || query.imageBytes) && level !== 3) {
       throw new MmragError(
         `Searching by a picture needs level 3 (CLIP space); level ${level} searches the text forms of items.`,
@@ -362,7 +369,7 @@ export class KnowledgeBase {
       );
     }
     const forms: QueryForms = { text: query.text?.trim() || undefined };
-    if (level === 3) forms.clip = await this.queryVector(query);
+    if (level === 3) forms.clip = await this.queryVector(query, adapt);
     if (forms.text) {
       const space = await this.textSpace();
       if (space.isClip && level === 3 && !query.image && !query.imageBytes) forms.textForm = forms.clip;
@@ -372,11 +379,13 @@ export class KnowledgeBase {
     return forms;
   }
 
-  private async queryVector(query: SearchQuery): Promise<Float32Array> {
+  private async queryVector(query: SearchQuery, adapt: boolean): Promise<Float32Array> {
     const embedder = await this.embedder();
     let textVector: Float32Array | undefined;
     let imageVector: Float32Array | undefined;
     if (query.text?.trim()) textVector = (await embedder.embedTexts([query.text]))[0]!;
+    // The adapter maps the text tower's queries only (see docs/tuning.md): a picture's vector is left as it is.
+    if (textVector && adapt) textVector = this.queryAdapter.adaptText(textVector);
     if (query.image || query.imageBytes) {
       let rgb: RgbImage;
       try {
@@ -447,7 +456,7 @@ export class KnowledgeBase {
     const plan = await this.plan(options);
     const meta = { level: plan.level, mode: plan.mode };
     if (this.store.dim === undefined) return { query: q.text ?? '', text: [], images: [], ...meta };
-    const forms = await this.queryForms(q, plan.level);
+    const forms = await this.queryForms(q, plan.level, options.adapter !== false);
     const hits = await searchStore(this.store, forms, plan, (rel) => this.mediaStore.path(rel));
     return { query: q.text ?? '', ...hits, ...meta };
   }
@@ -611,6 +620,58 @@ export class KnowledgeBase {
       textItems: sources.reduce((n, s) => n + s.textItems, 0),
       imageItems: sources.reduce((n, s) => n + s.imageItems, 0),
     };
+  }
+
+  /** The query adapter searches use (undefined: none); throws when it is unreadable or for another model. */
+  adapter(): AdapterInfo | undefined {
+    return this.queryAdapter.current()?.info;
+  }
+
+  /**
+   * Train a query adapter on this knowledge base's own pairs (captions, section titles, and the files and LLM
+   * questions asked for); it is kept only when it makes the held-out figures better. See docs/tuning.md.
+   */
+  async tune(options: TuneOptions = {}): Promise<TuneReport> {
+    await this.store.refresh();
+    const { tuneKnowledgeBase } = await import('./tune/run.js');
+    return tuneKnowledgeBase(
+      {
+        dir: this.dir,
+        embedModel: this.embedModel,
+        store: this.store,
+        embedder: () => this.embedder(),
+        languageModel: async () =>
+          (await import('./generate/create.js')).createLanguageModel(this.config.llm),
+        readPicture: async (item) => {
+          if (!item.media) return undefined;
+          try {
+            const bytes = new Uint8Array(await readFile(this.mediaStore.path(item.media)));
+            return { bytes, mime: mimeOfMedia(item.media) };
+          } catch {
+            return undefined;
+          }
+        },
+        withWriteLock: (write) => {
+          const release = acquireWriteLock(join(this.dir, 'write.lock'));
+          try {
+            return write();
+          } finally {
+            release();
+          }
+        },
+      },
+      options,
+    );
+  }
+
+  /** Remove the query adapter (searches use the model as it is again); false when there was none. */
+  resetAdapter(): boolean {
+    const release = acquireWriteLock(join(this.dir, 'write.lock'));
+    try {
+      return removeAdapter(this.dir);
+    } finally {
+      release();
+    }
   }
 
   async close(): Promise<void> {

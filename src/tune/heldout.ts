@@ -1,5 +1,5 @@
-import type { VectorMatrix } from '../retrieve/simd.js';
 import type { Modality } from '../types.js';
+import type { VectorMatrix } from '../vector/matrix.js';
 import { adaptQuery, type LinearMap } from './linear.js';
 
 /** A held-out query: where its target ranks among every item of its modality decides the figures. */
@@ -61,7 +61,8 @@ export function heldOutFigures(
     }
     matrix.dotAll(map ? adaptQuery(map, example.query) : example.query, scores);
     const rank = targetRank(scores, matrix.rows, example.target, example.exclude);
-    const sum = (sums[example.modality] ??= { pairs: 0, hits: 0, rr: 0 });
+    sums[example.modality] ??= { pairs: 0, hits: 0, rr: 0 };
+    const sum = sums[example.modality]!;
     sum.pairs++;
     if (rank <= k) sum.hits++;
     sum.rr += 1 / rank;

@@ -1,4 +1,4 @@
-import { dotAll } from '../retrieve/dot.js';
+import { dotAll, vectorNorm } from '../vector/dot.js';
 
 /**
  * The adapter's linear map on a query vector: a full matrix `W` (row-major, dim x dim), or the low-rank form
@@ -37,12 +37,6 @@ export function applyMap(map: LinearMap, x: Float32Array, out = new Float32Array
     out[i] = sum;
   }
   return out;
-}
-
-export function vectorNorm(x: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
-  return Math.sqrt(sum);
 }
 
 /**

@@ -1,7 +1,14 @@
 import { MmragError } from '../errors.js';
-import { VectorMatrix } from '../retrieve/simd.js';
 import type { Modality } from '../types.js';
-import { compareFigures, type HeldOutFigures, heldOutFigures, type ItemMatrices, type RankingExample } from './heldout.js';
+import { l2normalize } from '../vector/dot.js';
+import { VectorMatrix } from '../vector/matrix.js';
+import {
+  compareFigures,
+  type HeldOutFigures,
+  heldOutFigures,
+  type ItemMatrices,
+  type RankingExample,
+} from './heldout.js';
 import { identityMap, identityMatrix, type LinearMap } from './linear.js';
 import { fillGaussian, seededRandom, shuffle } from './random.js';
 
@@ -46,9 +53,9 @@ export interface TrainSettings {
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   epochs: 30,
   batchSize: 64,
-  learningRate: 2e-3,
+  learningRate: 3e-3,
   temperature: 0.05,
-  weightDecay: 0.01,
+  weightDecay: 0.05,
   sameQuery: 0.95,
   patience: 4,
   k: 5,
@@ -254,7 +261,10 @@ class Adam {
     private readonly beta2 = 0.999,
     private readonly epsilon = 1e-8,
   ) {
-    this.moments = tensors.map((t) => ({ m: new Float32Array(t.value.length), v: new Float32Array(t.value.length) }));
+    this.moments = tensors.map((t) => ({
+      m: new Float32Array(t.value.length),
+      v: new Float32Array(t.value.length),
+    }));
   }
 
   update(): void {
@@ -276,7 +286,11 @@ class Adam {
 }
 
 /** Batches of one modality each (in-batch negatives must be items a search would rank against each other). */
-function makeBatches(examples: TrainingExample[], batchSize: number, random: () => number): TrainingExample[][] {
+function makeBatches(
+  examples: TrainingExample[],
+  batchSize: number,
+  random: () => number,
+): TrainingExample[][] {
   const byModality = new Map<Modality, TrainingExample[]>();
   for (const e of examples) {
     const list = byModality.get(e.modality) ?? [];
@@ -293,13 +307,6 @@ function makeBatches(examples: TrainingExample[], batchSize: number, random: () 
     }
   }
   return shuffle(batches, random);
-}
-
-function normalised(vector: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
-  const inverse = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-  return vector.map((x) => x * inverse);
 }
 
 /**
@@ -328,7 +335,7 @@ export function trainAdapter(input: TrainInput): TrainResult {
   const norms = new Float64Array(batchSize);
   const targets = new Float32Array(batchSize * dim);
   const logits = new Float64Array(batchSize * batchSize);
-  const prepared = input.train.map((e) => ({ ...e, query: normalised(e.query) }));
+  const prepared = input.train.map((e) => ({ ...e, query: l2normalize(e.query) }));
 
   const evaluate = (map: LinearMap | undefined) => heldOutFigures(input.validation, items, map, settings.k);
   const before = evaluate(undefined);

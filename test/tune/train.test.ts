@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { VectorMatrix } from '../../src/retrieve/simd.js';
 import { heldOutFigures, type RankingExample } from '../../src/tune/heldout.js';
 import { adaptQuery, applyMap, distanceFromIdentity, identityMap } from '../../src/tune/linear.js';
 import { fillGaussian, seededRandom } from '../../src/tune/random.js';
 import { type TrainingExample, trainAdapter } from '../../src/tune/train.js';
+import { VectorMatrix } from '../../src/vector/matrix.js';
 
 function unitRows(count: number, dim: number, random: () => number): Float32Array {
   const rows = fillGaussian(new Float32Array(count * dim), random);
@@ -21,7 +21,13 @@ function unitRows(count: number, dim: number, random: () => number): Float32Arra
  * strong distortion: without an adapter the target is rarely first). Items 0..trainItems-1 give training pairs,
  * the rest are held out (half validation, half test), as `mmrag tune` splits by item.
  */
-function distortedTask(options: { dim: number; items: number; trainItems: number; noise: number; seed: number }) {
+function distortedTask(options: {
+  dim: number;
+  items: number;
+  trainItems: number;
+  noise: number;
+  seed: number;
+}) {
   const { dim, items, trainItems, noise, seed } = options;
   const random = seededRandom(seed);
   const stored = unitRows(items, dim, random);
@@ -39,10 +45,12 @@ function distortedTask(options: { dim: number; items: number; trainItems: number
   const train: TrainingExample[] = [];
   for (let row = 0; row < trainItems; row++) {
     // Two phrasings per item, as captions and questions give.
-    for (let n = 0; n < 2; n++) train.push({ query: queryOf(row), modality: 'image', target: row, key: `${row}/${n}` });
+    for (let n = 0; n < 2; n++)
+      train.push({ query: queryOf(row), modality: 'image', target: row, key: `${row}/${n}` });
   }
   const heldOut: RankingExample[] = [];
-  for (let row = trainItems; row < items; row++) heldOut.push({ query: queryOf(row), modality: 'image', target: row });
+  for (let row = trainItems; row < items; row++)
+    heldOut.push({ query: queryOf(row), modality: 'image', target: row });
   const half = Math.floor(heldOut.length / 2);
   return { matrix, train, validation: heldOut.slice(0, half), test: heldOut.slice(half) };
 }
@@ -141,7 +149,9 @@ describe('trainAdapter', () => {
     const a = run();
     const b = run();
     expect(a.history.map((h) => h.loss)).toEqual(b.history.map((h) => h.loss));
-    expect(Array.from(applyMap(a.map, task.test[0]!.query))).toEqual(Array.from(applyMap(b.map, task.test[0]!.query)));
+    expect(Array.from(applyMap(a.map, task.test[0]!.query))).toEqual(
+      Array.from(applyMap(b.map, task.test[0]!.query)),
+    );
   });
 
   it('adaptQuery keeps the raw query length (softmax temperatures keep their meaning)', () => {
