@@ -1,7 +1,14 @@
-import { MmragError } from '../errors.js';
+import { errorMessage, MmragError } from '../errors.js';
 import type { KnowledgeBase } from '../kb.js';
 import type { AskFlags, DeleteFlags, IngestFlags, SearchFlags, SourcesFlags } from './flags.js';
-import { displayPath, formatHits, formatSourceList, formatSources, formatSummary } from './format.js';
+import {
+  displayPath,
+  formatAdapterLine,
+  formatHits,
+  formatSourceList,
+  formatSources,
+  formatSummary,
+} from './format.js';
 import { openFromFlags, withKb } from './open.js';
 import { searchOptionsFromFlags } from './options.js';
 import { ingestReporter } from './progress.js';
@@ -129,12 +136,22 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
   });
 }
 
+/** The query adapter's line for `sources`; a broken adapter is shown, not fatal to the listing. */
+function adapterSummary(kb: KnowledgeBase): string | undefined {
+  try {
+    const info = kb.adapter();
+    return info ? formatAdapterLine(info) : undefined;
+  } catch (err) {
+    return `unusable: ${errorMessage(err)}`;
+  }
+}
+
 export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
   const kb = await openFromFlags(flags);
   await withKb(kb, async () => {
     const records = await kb.sources();
     if (flags.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else process.stdout.write(`${formatSources(records)}\n`);
+    else process.stdout.write(`${formatSources(records, adapterSummary(kb))}\n`);
   });
 }
 

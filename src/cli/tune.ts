@@ -1,6 +1,6 @@
 import { MmragError } from '../errors.js';
 import type { KnowledgeBase } from '../kb.js';
-import type { AdapterInfo, HeldOutComparison } from '../tune/adapter-file.js';
+import type { HeldOutComparison } from '../tune/adapter-file.js';
 import type { TuneEvent, TunePhase, TuneReport } from '../tune/run.js';
 import type { TuneFlags } from './flags.js';
 import { displayPath } from './format.js';
@@ -177,13 +177,6 @@ function formatReport(report: TuneReport, kbDir: string): string {
     lines.push(`Not kept: ${report.reason}`);
   }
   return lines.join('\n');
-}
-
-/** One line about a knowledge base's adapter, for `sources` and `doctor`. */
-export function adapterLine(info: AdapterInfo): string {
-  const h = info.heldOut;
-  const gain = h.after.mrr - h.before.mrr;
-  return `revision ${info.revision} (format ${info.version}), ${info.createdAt.slice(0, 10)}, ${info.kind === 'low-rank' ? `rank ${info.rank}` : 'full'}: held-out MRR ${percent(h.before.mrr)} -> ${percent(h.after.mrr)} (${gain >= 0 ? '+' : ''}${gain.toFixed(3)}), R@${h.k} ${percent(h.before.recall)} -> ${percent(h.after.recall)} on ${h.pairs} pairs`;
 }
 
 async function requireContent(kb: KnowledgeBase): Promise<void> {

@@ -228,14 +228,6 @@ export async function tuneKnowledgeBase(
   options: TuneOptions = {},
 ): Promise<TuneReport> {
   const emit = options.onEvent ?? (() => {});
-  const seed = options.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
-  const settings: Partial<TrainSettings> = {
-    ...options.settings,
-    seed,
-    ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
-    ...(options.rank === undefined ? {} : { rank: options.rank }),
-  };
-  const sameQuery = settings.sameQuery ?? DEFAULT_TRAIN_SETTINGS.sameQuery;
   const { store } = deps;
   const dim = store.dim;
   if (dim === undefined) {
@@ -258,6 +250,16 @@ export async function tuneKnowledgeBase(
       message: `The adapter in place is not usable (${errorMessage(err)}); a new one may replace it.`,
     });
   }
+  // The split of the adapter in place, unless told otherwise: then its figures on the test pairs are fair (it
+  // never trained on their items), and an item stays on its side as the knowledge base grows.
+  const seed = options.seed ?? previous?.info.training.settings.seed ?? DEFAULT_TRAIN_SETTINGS.seed;
+  const settings: Partial<TrainSettings> = {
+    ...options.settings,
+    seed,
+    ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
+    ...(options.rank === undefined ? {} : { rank: options.rank }),
+  };
+  const sameQuery = settings.sameQuery ?? DEFAULT_TRAIN_SETTINGS.sameQuery;
 
   const [chunks, pictures] = await Promise.all([store.scanItems('text'), store.scanItems('image')]);
   const [textVectors, imageVectors] = await Promise.all([

@@ -192,7 +192,7 @@ export async function writeSyntheticQuestions(options: SyntheticOptions): Promis
       failuresInARow = 0;
     } catch (err) {
       const code = err instanceof MmragError ? err.code : 'llm_error';
-      if (code === 'llm_images_refused') {
+      if (code === 'llm_images_refused' && item.modality === 'image') {
         picturesRefused = true;
         result.note = `${model} cannot take pictures: questions were written for text chunks only.`;
       } else {
