@@ -239,7 +239,10 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'passes over the training pairs at most (default 30; stops early)')
     .option('--synthetic <n>', 'have the LLM write questions for n sampled chunks and pictures (cached)')
     .option('--rank <r>', 'a low-rank adapter W = I + U V^T of rank r (default: a full matrix)')
-    .option('--seed <n>', 'seed of the held-out split and the training (default: the one the adapter in place used, else 1)')
+    .option(
+      '--seed <n>',
+      'seed of the held-out split and the training (default: the one the adapter in place used, else 1)',
+    )
     .option('--reset', 'remove the adapter: searches use the model as it is')
     .option('--json', 'print the report as JSON')
     .action(async (flags: TuneFlags) => (await import('./tune.js')).tuneCommand(flags));
