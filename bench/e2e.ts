@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const kb = await openKnowledgeBase({ kb: dir, embed: { model: FIXTURE_MODEL, allowRemote: false } });
   const base = await loadClipEmbedder({ model: FIXTURE_MODEL, allowRemote: false, dtype: 'fp32' });
   const embedder = projected(base, DIM);
-  kb.useEmbedder(embedder);
+  kb.models.useEmbedder(embedder);
   const used = new Map<string, number>();
   setVectorSearchListener((u) => {
     const key = `${u.modality}:${u.method}`;

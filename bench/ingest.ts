@@ -8,9 +8,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadClipEmbedder } from '../src/embed/clip.js';
+import { type KnowledgeBase, openKnowledgeBase } from '../src/kb.js';
 import type { RgbImage } from '../src/media/image-decode.js';
 import { decodeToRgb } from '../src/media/image-decode.js';
-import { type KnowledgeBase, openKnowledgeBase } from '../src/kb.js';
 import { textForm } from '../src/text-form.js';
 import { COLOURS, drawShape, type Shape } from '../test/helpers/fixtures.js';
 import { makeXlsx } from '../test/helpers/make-office.js';
@@ -140,7 +140,7 @@ async function ingestRun(
   });
   // Shared across runs: closing a knowledge base disposes its embedder, so hand it one that outlives it.
   const imageBatches: number[] = [];
-  kb.useEmbedder({
+  kb.models.useEmbedder({
     modelId: embedder.modelId,
     dim: embedder.dim,
     embedTexts: (t) => embedder.embedTexts(t),

@@ -20,6 +20,3 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
-
-/** The per-file result of a failed step: errors as values at the edges. */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };

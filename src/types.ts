@@ -1,3 +1,6 @@
+/** 1: text forms only, no pictures anywhere; 2: text forms, pictures for the LLM; 3: CLIP space for both. */
+export type Level = 1 | 2 | 3;
+
 /** The two kinds of item a knowledge base holds; each is searched separately. */
 export type Modality = 'text' | 'image';
 
@@ -114,7 +117,7 @@ export interface SearchResult {
   text: Hit[];
   images: Hit[];
   /** The level that answered: 1 (text forms, no pictures), 2 (text forms, pictures for the LLM), 3 (CLIP space). */
-  level?: 1 | 2 | 3;
+  level?: Level;
   /** How the lists were produced: `vector` (one scoring), `bm25`, or `hybrid` (fused). */
   mode?: 'vector' | 'bm25' | 'hybrid';
 }

@@ -72,8 +72,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     flags.kb ?? join('.mmrag-demo', bundled ? 'tiny-clip-shapes' : 'clip-vit-base-patch32'),
   );
   const config = resolveConfig({ flags: { ...configFromFlags(flags), kb: dir, embed: { model } } });
-  const kb = await openKnowledgeBase({ config });
-  kb.useEmbedder(embedder);
+  const kb = await openKnowledgeBase({ config, embedder });
   try {
     const samples = join(root, 'samples', 'pages');
     process.stdout.write(`\n== Ingesting ${displayPath(samples)} into ${displayPath(dir)}\n`);

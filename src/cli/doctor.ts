@@ -41,7 +41,7 @@ async function checkKb(config: Config): Promise<Check> {
 async function checkAdapter(config: Config): Promise<Check | undefined> {
   const metaPath = join(config.kb, 'kb.json');
   if (!existsSync(metaPath)) return undefined;
-  const { readAdapter } = await import('../tune/adapter-file.js');
+  const { readAdapter } = await import('../retrieve/query-adapter.js');
   try {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { embedModel: string; dim?: number };
     const adapter = readAdapter(config.kb, { embedModel: meta.embedModel, dim: meta.dim });

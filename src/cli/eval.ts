@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { MmragError } from '../errors.js';
 import type { SearchOptions } from '../kb.js';
-import type { AdapterInfo } from '../tune/adapter-file.js';
+import type { AdapterInfo } from '../retrieve/query-adapter.js';
 import type { EvalFlags } from './flags.js';
 import { formatAdapterLine } from './format.js';
 import { openFromFlags } from './open.js';

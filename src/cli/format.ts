@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { formatSourceLine } from '../generate/prompt.js';
 import type { IngestSummary } from '../ingest/pipeline.js';
 import { formatLocation } from '../location.js';
-import type { AdapterInfo } from '../tune/adapter-file.js';
+import type { AdapterInfo } from '../retrieve/query-adapter.js';
 import type { Hit, SourceRecord } from '../types.js';
 
 /** A path as the user would type it: relative to the working directory when inside it. */

@@ -1,7 +1,7 @@
 import { MmragError } from '../errors.js';
 import type { KnowledgeBase } from '../kb.js';
-import type { HeldOutComparison } from '../tune/adapter-file.js';
-import type { TuneEvent, TunePhase, TuneReport } from '../tune/run.js';
+import type { HeldOutComparison } from '../retrieve/query-adapter.js';
+import { type TuneEvent, type TunePhase, type TuneReport, tuneKnowledgeBase } from '../tune/run.js';
 import type { TuneFlags } from './flags.js';
 import { displayPath } from './format.js';
 import { openFromFlags, withKb } from './open.js';
@@ -209,7 +209,7 @@ export async function tuneCommand(flags: TuneFlags): Promise<void> {
   const kb = await openFromFlags(flags);
   await withKb(kb, async () => {
     if (flags.reset) {
-      const removed = kb.resetAdapter();
+      const removed = await kb.resetAdapter();
       if (flags.json) process.stdout.write(`${JSON.stringify({ reset: true, removed })}\n`);
       else
         process.stdout.write(
@@ -231,7 +231,7 @@ export async function tuneCommand(flags: TuneFlags): Promise<void> {
     if (!flags.json) process.stderr.write(`Tuning the query adapter of ${displayPath(kb.dir)}\n`);
     let report: TuneReport;
     try {
-      report = await kb.tune({
+      report = await tuneKnowledgeBase(kb, {
         pairsFile: flags.pairs,
         evalFile: flags.eval,
         epochs,

@@ -1,4 +1,14 @@
-import type { LanguageModel } from '../generate/llm.js';
+/**
+ * What describing a picture needs of a multimodal chat model: any `LanguageModel` (src/generate/llm.ts) fits.
+ * Declared here so that this translator depends on nothing above it.
+ */
+export interface PictureChatModel {
+  stream(request: {
+    messages: Array<{ role: 'user'; content: string; images: Array<{ bytes: Uint8Array; mime: string }> }>;
+    temperature?: number;
+    signal?: AbortSignal;
+  }): AsyncIterable<string>;
+}
 
 /** The instruction for describing a picture for search (level 1: pictures translated to text at ingest). */
 export function describePrompt(context: string): string {
@@ -11,7 +21,7 @@ export function describePrompt(context: string): string {
 
 /** One picture described by a multimodal LLM (the same providers as `ask`). */
 export async function describePicture(
-  llm: LanguageModel,
+  llm: PictureChatModel,
   picture: { bytes: Uint8Array; mime: string },
   context: string,
   signal?: AbortSignal,

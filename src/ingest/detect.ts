@@ -1,56 +1,9 @@
-import { basename, extname } from 'node:path';
+import { extname } from 'node:path';
 import { sniffImageMime } from '../media/image-decode.js';
 import type { SourceType } from '../types.js';
-import { CODE_EXTENSIONS, CODE_FILE_NAMES, TEXT_EXTENSIONS } from './loaders/text.js';
+import { LOADERS, LoaderRegistry } from './registry.js';
 
 export type Detection = { type: SourceType } | { unsupported: string } | { mismatch: string };
-
-const BY_EXTENSION: Record<string, SourceType> = {
-  '.html': 'html',
-  '.htm': 'html',
-  '.xhtml': 'html',
-  '.pdf': 'pdf',
-  '.docx': 'docx',
-  '.odt': 'docx',
-  '.pptx': 'pptx',
-  '.odp': 'pptx',
-  '.xlsx': 'xlsx',
-  '.ods': 'xlsx',
-  '.csv': 'csv',
-  '.tsv': 'csv',
-  '.md': 'markdown',
-  '.markdown': 'markdown',
-  '.mdx': 'markdown',
-  '.json': 'json',
-  '.jsonl': 'json',
-  '.ndjson': 'json',
-  '.png': 'image',
-  '.jpg': 'image',
-  '.jpeg': 'image',
-  '.webp': 'image',
-  '.gif': 'image',
-  '.bmp': 'image',
-  '.tif': 'image',
-  '.tiff': 'image',
-  '.avif': 'image',
-  '.svg': 'image',
-  '.mp3': 'audio',
-  '.wav': 'audio',
-  '.m4a': 'audio',
-  '.ogg': 'audio',
-  '.oga': 'audio',
-  '.opus': 'audio',
-  '.flac': 'audio',
-  '.aac': 'audio',
-  '.mp4': 'video',
-  '.m4v': 'video',
-  '.mov': 'video',
-  '.webm': 'video',
-  '.mkv': 'video',
-  '.avi': 'video',
-  '.vtt': 'subtitles',
-  '.srt': 'subtitles',
-};
 
 function ascii(bytes: Uint8Array, start: number, length: number): string {
   return String.fromCharCode(...bytes.subarray(start, start + length));
@@ -103,19 +56,22 @@ export function sniffType(bytes: Uint8Array): SourceType | 'zip' | undefined {
   return undefined;
 }
 
-const BINARY_TYPES = new Set<SourceType>(['pdf', 'docx', 'pptx', 'xlsx', 'image', 'audio', 'video']);
+const DEFAULT_REGISTRY = new LoaderRegistry(LOADERS);
 
 /**
  * The file's type from its content first and its name second. A name that promises a binary format the bytes do
  * not have (a `.docx` that is not a zip) is a mismatch, reported rather than guessed around.
  */
-export function detectType(path: string, bytes: Uint8Array): Detection {
+export function detectType(
+  path: string,
+  bytes: Uint8Array,
+  registry: LoaderRegistry = DEFAULT_REGISTRY,
+): Detection {
   const ext = extname(path).toLowerCase();
-  const isText = TEXT_EXTENSIONS.has(ext) || CODE_EXTENSIONS.has(ext) || CODE_FILE_NAMES.has(basename(path));
-  const byName = BY_EXTENSION[ext] ?? (isText ? 'text' : undefined);
+  const byName = registry.typeOfName(path);
   const byContent = sniffType(bytes);
   if (bytes.length === 0) return { mismatch: 'the file is empty (0 bytes)' };
-  if (byName && BINARY_TYPES.has(byName)) {
+  if (byName && registry.isBinary(byName)) {
     if (byContent === byName) return { type: byName };
     // Containers whose flavour the sniff cannot always tell apart (m4a/mp4, ogg audio/video).
     if ((byName === 'audio' || byName === 'video') && (byContent === 'audio' || byContent === 'video'))
@@ -129,7 +85,7 @@ export function detectType(path: string, bytes: Uint8Array): Detection {
     const article = /^[aeiou]/.test(byName) ? 'an' : 'a';
     return { mismatch: `named like ${article} ${byName} file but its content is ${what}` };
   }
-  if (byContent && byContent !== 'zip' && BINARY_TYPES.has(byContent)) return { type: byContent };
+  if (byContent && byContent !== 'zip' && registry.isBinary(byContent)) return { type: byContent };
   if (byName) return { type: byName };
   if (byContent === 'html' || byContent === 'subtitles') return { type: byContent };
   return { unsupported: ext ? `no loader for ${ext} files` : 'no loader for files without an extension' };

@@ -12,7 +12,7 @@ import type { ItemDraft, SourceRecord, SourceType } from '../types.js';
 import { l2normalize } from '../vector/dot.js';
 import { detectType } from './detect.js';
 import type { LoaderContext } from './loader.js';
-import { loaderFor } from './loaders/index.js';
+import type { LoaderRegistry } from './registry.js';
 import { walkFiles } from './walk.js';
 
 export type FileStatus = 'ingested' | 'unchanged' | 'skipped' | 'failed';
@@ -68,6 +68,8 @@ export interface IngestDependencies {
   /** Describes a picture with a multimodal LLM (level-1 captioning), when `--caption` is on. */
   describePicture?: (picture: { bytes: Uint8Array; mime: string }, context: string) => Promise<string>;
   config: Config;
+  /** Which loader reads which type. */
+  loaders: LoaderRegistry;
   /** Folders never walked into (the knowledge base itself). */
   exclude: string[];
   /** Local files a document refers to are read only from inside this folder (server uploads). */
@@ -208,7 +210,7 @@ async function prepare(
     const bytes = new Uint8Array(await readFile(file.path));
     const hash = createHash('sha256').update(bytes).digest('hex');
     const previous = await deps.store.getSource(file.path);
-    const detection = detectType(file.path, bytes);
+    const detection = detectType(file.path, bytes, deps.loaders);
     if ('type' in detection) outcome.type = detection.type;
     if (previous && previous.hash === hash) {
       Object.assign(outcome, {
@@ -229,7 +231,7 @@ async function prepare(
       outcome.reason = detection.unsupported;
       return prepared;
     }
-    const loader = loaderFor(detection.type);
+    const loader = deps.loaders.loader(detection.type);
     if (!loader) {
       outcome.status = file.explicit ? 'failed' : 'skipped';
       outcome.reason = `${detection.type} files are not supported yet`;

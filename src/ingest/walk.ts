@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
+import { LOADERS } from './registry.js';
 
 export interface WalkOptions {
   /** Absolute folders never entered (the knowledge base itself). */
@@ -24,22 +25,8 @@ export interface WalkedFile {
 const SKIPPED_DIRS = new Set(['node_modules', '__pycache__']);
 /** Ignore files honoured in every folder, with .gitignore syntax. */
 const IGNORE_FILES = ['.gitignore', '.mmragignore'];
-const MEDIA_EXTENSIONS = new Set([
-  '.mp3',
-  '.wav',
-  '.m4a',
-  '.ogg',
-  '.oga',
-  '.opus',
-  '.flac',
-  '.aac',
-  '.mp4',
-  '.m4v',
-  '.mov',
-  '.webm',
-  '.mkv',
-  '.avi',
-]);
+/** Recordings whose subtitle files beside them are their transcript. */
+const MEDIA_EXTENSIONS = new Set<string>([...LOADERS.audio.extensions, ...LOADERS.video.extensions]);
 
 interface IgnoreScope {
   base: string;

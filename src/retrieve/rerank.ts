@@ -1,3 +1,4 @@
+import type { Config } from '../config.js';
 import { loadModel, modelLoadError } from '../embed/model-source.js';
 import { errorMessage, MmragError } from '../errors.js';
 import { displayUrl, redactAndClip } from '../redact.js';
@@ -241,4 +242,27 @@ export function createRemoteReranker(options: RemoteRerankerOptions): Reranker {
       'reranker_error',
     );
   }
+}
+
+/** The reranker the configuration (`search.rerank`) names; undefined for `none`. */
+export function createConfiguredReranker(
+  rerank: Config['search']['rerank'],
+  embed: Config['embed'],
+): Reranker | undefined {
+  if (rerank.provider === 'none') return undefined;
+  if (rerank.provider === 'remote') {
+    if (!rerank.url) {
+      throw new MmragError(
+        'The remote reranker needs a URL.',
+        'Set search.rerank.url (or MMRAG_RERANK_URL).',
+        'invalid_config',
+      );
+    }
+    return createRemoteReranker({ url: rerank.url, apiKey: rerank.apiKey, model: rerank.model });
+  }
+  return createCrossEncoderReranker({
+    model: rerank.model ?? DEFAULT_RERANK_MODEL,
+    cacheDir: embed.cacheDir,
+    allowRemote: embed.allowRemote,
+  });
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Store, VectorColumn, VectorSet } from '../store/store.js';
 import { textForm } from '../text-form.js';
-import type { Hit, Modality, StoredItem } from '../types.js';
+import type { Hit, Level, Modality, StoredItem } from '../types.js';
 import { dot, dotAll } from '../vector/dot.js';
 import { cosineSearch, type Scored, softmaxSearch, vectorNorm } from '../vector/similarity.js';
 
@@ -10,7 +10,7 @@ import { maximalMarginalRelevance } from './mmr.js';
 import type { Reranker } from './rerank.js';
 
 export type Scoring = Config['search']['scoring'];
-export type Level = 1 | 2 | 3;
+export type { Level };
 export type SearchMode = 'hybrid' | 'vector' | 'bm25';
 
 /** Retrieval parameters per modality, resolved for one query. */

@@ -8,6 +8,8 @@ import type { Location, Modality, SourceRecord, SourceType, StoredItem } from '.
 import { dot } from '../vector/dot.js';
 import { VectorMatrix } from '../vector/matrix.js';
 import { writeFileAtomic } from './atomic.js';
+import { acquireWriteLock } from './lock.js';
+import { type KbManifest, parseManifest } from './manifest.js';
 import {
   type AnnSettings,
   DEFAULT_ANN_SETTINGS,
@@ -700,6 +702,20 @@ export class LanceStore implements Store {
     if (!record) return [];
     const items = await this.selectItems(`version = ${sqlString(record.version)}`);
     return items;
+  }
+
+  async readManifest(): Promise<KbManifest | undefined> {
+    const path = join(this.dir, 'kb.json');
+    if (!existsSync(path)) return undefined;
+    return parseManifest(readFileSync(path, 'utf8'), path);
+  }
+
+  async writeManifest(manifest: KbManifest): Promise<void> {
+    writeFileAtomic(join(this.dir, 'kb.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+
+  async lockWrites(): Promise<() => void> {
+    return acquireWriteLock(join(this.dir, 'write.lock'));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import type { Store } from './store.js';
 
 /** Formats every multimodal LLM accepts; anything else is stored as PNG. */
 const LLM_READY: Record<string, string> = {
@@ -18,10 +20,21 @@ export const MEDIA_MIME: Record<string, string> = {
 };
 
 /**
- * Content-addressed copies of pictures inside the knowledge base (`media/ab/abcdef....png`), so answers keep
- * working when the original files move or disappear. Identical pictures are stored once.
+ * Where a knowledge base keeps its copies of pictures, so that answers keep working when the original files move
+ * or disappear. Pictures are content-addressed: identical ones are stored once, under a name made of their hash.
  */
-export class MediaStore {
+export interface MediaStore {
+  /** Store a picture (converted to a format every multimodal LLM reads); returns its name in this store. */
+  save(bytes: Uint8Array, mime: string): Promise<string>;
+  /** A readable local path of a stored picture (what hits show and the prompt names). */
+  path(rel: string): string;
+  read(rel: string): Promise<Uint8Array>;
+  /** Delete stored pictures no live item refers to; returns how many went. */
+  prune(referenced: Set<string>): Promise<number>;
+}
+
+/** The default media store: a folder inside the knowledge base (`media/ab/abcdef....png`). */
+export class FolderMediaStore implements MediaStore {
   constructor(readonly dir: string) {}
 
   /** Store a picture; returns its path relative to the media folder. */
@@ -56,8 +69,11 @@ export class MediaStore {
     return join(this.dir, rel);
   }
 
-  /** Delete stored pictures no live item refers to; returns how many went. */
-  prune(referenced: Set<string>): number {
+  async read(rel: string): Promise<Uint8Array> {
+    return new Uint8Array(await readFile(this.path(rel)));
+  }
+
+  async prune(referenced: Set<string>): Promise<number> {
     if (!existsSync(this.dir)) return 0;
     let removed = 0;
     for (const shard of readdirSync(this.dir)) {
@@ -77,4 +93,25 @@ export class MediaStore {
 export function mimeOfMedia(rel: string): string {
   const ext = rel.slice(rel.lastIndexOf('.') + 1);
   return MEDIA_MIME[ext] ?? 'application/octet-stream';
+}
+
+/**
+ * Reads the stored pictures of some items by id: one store lookup for all of them, made on first use. A picture
+ * missing from the media store (deleted by hand) reads as undefined, so an answer goes on with the rest.
+ */
+export function storedPictureReader(
+  store: Store,
+  media: MediaStore,
+  items: ReadonlyArray<{ id: string }>,
+): (id: string) => Promise<{ bytes: Uint8Array; mime: string } | undefined> {
+  let found: Promise<Map<string, string | undefined>> | undefined;
+  return async (id) => {
+    found ??= store
+      .getItems(items.map((i) => i.id))
+      .then((rows) => new Map(rows.map((r) => [r.id, r.media])));
+    const rel = (await found).get(id);
+    if (!rel) return undefined;
+    const bytes = await media.read(rel).catch(() => undefined);
+    return bytes ? { bytes, mime: mimeOfMedia(rel) } : undefined;
+  };
 }

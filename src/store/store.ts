@@ -1,5 +1,6 @@
 import type { Modality, SourceRecord, StoredItem } from '../types.js';
 import type { VectorMatrix } from '../vector/matrix.js';
+import type { KbManifest } from './manifest.js';
 
 /** An item ready to be written: metadata, the live version it belongs to, and its L2-normalised vector. */
 export interface StoreRow extends StoredItem {
@@ -109,5 +110,13 @@ export interface Store {
   refresh(): Promise<void>;
   /** Under the write lock, before writing: drop rows no live version names (left by a crash). */
   removeOrphans(): Promise<number>;
+  /** What the knowledge base remembers about itself (`kb.json`); undefined before the first item is stored. */
+  readManifest(): Promise<KbManifest | undefined>;
+  writeManifest(manifest: KbManifest): Promise<void>;
+  /**
+   * Take the knowledge base's write lock: one writer at a time; searches never wait. Resolves to the function that
+   * releases it; refuses with `kb_locked` while another writer holds it.
+   */
+  lockWrites(): Promise<() => void>;
   close(): Promise<void>;
 }

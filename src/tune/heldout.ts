@@ -1,6 +1,7 @@
+import type { RankingFigures } from '../retrieve/query-adapter.js';
 import type { Modality } from '../types.js';
+import { adaptQuery, type LinearMap } from '../vector/linear-map.js';
 import type { VectorMatrix } from '../vector/matrix.js';
-import { adaptQuery, type LinearMap } from './linear.js';
 
 /** A held-out query: where its target ranks among every item of its modality decides the figures. */
 export interface RankingExample {
@@ -13,14 +14,7 @@ export interface RankingExample {
   exclude?: number[];
 }
 
-export interface RankingFigures {
-  /** Held-out pairs measured. */
-  pairs: number;
-  /** Share of pairs whose target is in the first k. */
-  recall: number;
-  /** Mean reciprocal rank of the target. */
-  mrr: number;
-}
+export type { RankingFigures };
 
 export interface HeldOutFigures extends RankingFigures {
   k: number;

@@ -1,7 +1,7 @@
 import { MmragError } from '../errors.js';
 import { type EvalQuestion, isRelevant } from '../eval/dataset.js';
+import type { PairKind, SplitCounts } from '../retrieve/query-adapter.js';
 import type { Modality, StoredItem } from '../types.js';
-import type { PairKind, SplitCounts } from './adapter-file.js';
 import { hashUnit, seededRandom, shuffle } from './random.js';
 
 /** A query in words and the stored item it should find. */

@@ -3,11 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Embedder } from '../embed/embedder.js';
 import { errorMessage, MmragError } from '../errors.js';
-import type { ChatImage, LanguageModel } from '../generate/llm.js';
-import type { Store } from '../store/store.js';
-import type { Modality, StoredItem } from '../types.js';
-import { l2normalize } from '../vector/dot.js';
-import { VectorMatrix } from '../vector/matrix.js';
+import { createLanguageModel } from '../generate/create.js';
+import type { ChatImage } from '../generate/llm.js';
+import type { KnowledgeBase } from '../kb.js';
 import {
   ADAPTER_FORMAT,
   ADAPTER_FORMAT_VERSION,
@@ -17,8 +15,10 @@ import {
   type LoadedAdapter,
   readAdapter,
   type TrainingSummary,
-  writeAdapter,
-} from './adapter-file.js';
+} from '../retrieve/query-adapter.js';
+import type { Modality, StoredItem } from '../types.js';
+import { l2normalize } from '../vector/dot.js';
+import { VectorMatrix } from '../vector/matrix.js';
 import {
   compareFigures,
   heldOutFigures,
@@ -47,19 +47,6 @@ import {
   type TrainSettings,
   trainAdapter,
 } from './train.js';
-
-/** What `tune` needs from the knowledge base (the facade passes its parts in). */
-export interface TuneDependencies {
-  dir: string;
-  embedModel: string;
-  store: Store;
-  embedder: () => Promise<Embedder>;
-  /** The configured LLM, for `synthetic` (undefined: none answers). */
-  languageModel: () => Promise<LanguageModel | undefined>;
-  readPicture: (item: StoredItem) => Promise<ChatImage | undefined>;
-  /** Runs `write` holding the knowledge base's write lock. */
-  withWriteLock: <T>(write: () => T) => T;
-}
 
 export interface TuneOptions {
   /** A JSONL file of extra pairs: `{"query", "item"}` or `{"query", "relevant": [...]}` per line. */
@@ -117,15 +104,29 @@ interface ModalityVectors {
   row: Map<string, number>;
 }
 
-async function loadVectors(store: Store, modality: Modality): Promise<ModalityVectors | undefined> {
-  const set = await store.vectors(modality, 'vector');
-  if (set.ids.length === 0) return undefined;
+async function loadVectors(
+  kb: KnowledgeBase,
+  modality: Modality,
+): Promise<{ items: StoredItem[]; vectors: ModalityVectors | undefined }> {
+  const { items, vectors: set } = await kb.itemVectors(modality);
+  if (set.ids.length === 0) return { items, vectors: undefined };
   let matrix = set.resident && set.resident.rows === set.ids.length ? set.resident : undefined;
   if (!matrix) {
     matrix = new VectorMatrix(set.dim, { initialCapacity: set.ids.length });
     matrix.append(set.matrix.subarray(0, set.ids.length * set.dim));
   }
-  return { matrix, row: new Map(set.ids.map((id, i) => [id, i])) };
+  return { items, vectors: { matrix, row: new Map(set.ids.map((id, i) => [id, i])) } };
+}
+
+/** A picture's stored bytes, by item id through the facade (undefined when its file is gone). */
+async function readPicture(kb: KnowledgeBase, item: StoredItem): Promise<ChatImage | undefined> {
+  const media = await kb.media(item.id);
+  if (!media) return undefined;
+  try {
+    return { bytes: new Uint8Array(await readFile(media.path)), mime: media.mime };
+  } catch {
+    return undefined;
+  }
 }
 
 async function readQuestionsFile(path: string, what: 'eval' | 'pairs') {
@@ -223,16 +224,12 @@ function describeFigures(f: RankingFigures, k: number): string {
  * validation and test, train the query adapter, and keep it only when it makes the held-out test figures better
  * (and does at least as well as the adapter already in place); otherwise say why and leave everything as it was.
  */
-export async function tuneKnowledgeBase(
-  deps: TuneDependencies,
-  options: TuneOptions = {},
-): Promise<TuneReport> {
+export async function tuneKnowledgeBase(kb: KnowledgeBase, options: TuneOptions = {}): Promise<TuneReport> {
   const emit = options.onEvent ?? (() => {});
-  const { store } = deps;
-  const dim = store.dim;
+  const dim = (await kb.stats()).dim;
   if (dim === undefined) {
     throw new MmragError(
-      `The knowledge base ${deps.dir} is empty.`,
+      `The knowledge base ${kb.dir} is empty.`,
       'Add files first: mmrag ingest <files or folders>',
       'empty_kb',
     );
@@ -243,7 +240,7 @@ export async function tuneKnowledgeBase(
 
   let previous: LoadedAdapter | undefined;
   try {
-    previous = readAdapter(deps.dir, { embedModel: deps.embedModel, dim });
+    previous = readAdapter(kb.dir, { embedModel: kb.embedModel, dim });
   } catch (err) {
     emit({
       kind: 'note',
@@ -261,11 +258,8 @@ export async function tuneKnowledgeBase(
   };
   const sameQuery = settings.sameQuery ?? DEFAULT_TRAIN_SETTINGS.sameQuery;
 
-  const [chunks, pictures] = await Promise.all([store.scanItems('text'), store.scanItems('image')]);
-  const [textVectors, imageVectors] = await Promise.all([
-    loadVectors(store, 'text'),
-    loadVectors(store, 'image'),
-  ]);
+  const [{ items: chunks, vectors: textVectors }, { items: pictures, vectors: imageVectors }] =
+    await Promise.all([loadVectors(kb, 'text'), loadVectors(kb, 'image')]);
   const rows: Record<Modality, Map<string, number> | undefined> = {
     text: textVectors?.row,
     image: imageVectors?.row,
@@ -278,7 +272,7 @@ export async function tuneKnowledgeBase(
   let synthetic: SyntheticResult | undefined;
   if (options.synthetic !== undefined && options.synthetic > 0) {
     emit({ kind: 'phase', phase: 'synthetic' });
-    const llm = await deps.languageModel();
+    const llm = await createLanguageModel(kb.config.llm);
     if (!llm) {
       throw new MmragError(
         '--synthetic needs an LLM to write questions, and none answered.',
@@ -287,12 +281,12 @@ export async function tuneKnowledgeBase(
       );
     }
     synthetic = await writeSyntheticQuestions({
-      dir: deps.dir,
+      dir: kb.dir,
       llm,
       items: allItems,
       count: options.synthetic,
       seed,
-      readPicture: deps.readPicture,
+      readPicture: (item) => readPicture(kb, item),
       onProgress: (progress) => emit({ kind: 'synthetic', progress }),
       signal: options.signal,
     });
@@ -342,7 +336,7 @@ export async function tuneKnowledgeBase(
 
   emit({ kind: 'phase', phase: 'embedding' });
   const texts = [...new Set(pairs.map((p) => p.query))];
-  const embedder = await deps.embedder();
+  const embedder = await kb.models.embedder();
   const vectors = await embedQueries(
     texts,
     embedder,
@@ -443,7 +437,7 @@ export async function tuneKnowledgeBase(
     version: ADAPTER_FORMAT_VERSION,
     revision,
     createdAt: new Date().toISOString(),
-    embedModel: deps.embedModel,
+    embedModel: kb.embedModel,
     dim,
     kind: result.map.kind,
     ...(result.map.kind === 'low-rank' ? { rank: result.map.rank } : {}),
@@ -451,7 +445,7 @@ export async function tuneKnowledgeBase(
     training,
     heldOut,
   };
-  report.path = deps.withWriteLock(() => writeAdapter(deps.dir, info, result.map));
+  report.path = await kb.saveAdapter(info, result.map);
   report.kept = true;
   report.revision = revision;
   return report;

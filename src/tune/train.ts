@@ -1,6 +1,8 @@
 import { MmragError } from '../errors.js';
+import type { TrainSettings } from '../retrieve/query-adapter.js';
 import type { Modality } from '../types.js';
 import { l2normalize } from '../vector/dot.js';
+import { identityMap, identityMatrix, type LinearMap } from '../vector/linear-map.js';
 import { VectorMatrix } from '../vector/matrix.js';
 import {
   compareFigures,
@@ -9,7 +11,6 @@ import {
   type ItemMatrices,
   type RankingExample,
 } from './heldout.js';
-import { identityMap, identityMatrix, type LinearMap } from './linear.js';
 import { fillGaussian, seededRandom, shuffle } from './random.js';
 
 /** One training pair as vectors: a query and the row of its target item. */
@@ -26,29 +27,7 @@ export interface TrainingExample {
   key: string;
 }
 
-export interface TrainSettings {
-  /** Passes over the training pairs at most (early stopping may end sooner). */
-  epochs: number;
-  batchSize: number;
-  /** Adam step size. */
-  learningRate: number;
-  /** InfoNCE temperature over cosine similarities. */
-  temperature: number;
-  /** Decoupled weight decay towards the identity, per step (times the learning rate). */
-  weightDecay: number;
-  /** Low-rank form `W = I + U V^T` of this rank; undefined: a full matrix. */
-  rank?: number;
-  /**
-   * Queries at least this similar (cosine of their embeddings) count as the same query: not each other's
-   * negatives. Captions such as "a red circle" and "Red circle." name the same pictures.
-   */
-  sameQuery: number;
-  /** Epochs without a better validation figure before stopping. */
-  patience: number;
-  /** Cut-off of the validation recall. */
-  k: number;
-  seed: number;
-}
+export type { TrainSettings };
 
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   epochs: 30,

@@ -14,7 +14,7 @@ import {
   xmpField,
 } from '../../src/ingest/loaders/image.js';
 import { decodeToRgb, sniffImageMime } from '../../src/media/image-decode.js';
-import { MediaStore } from '../../src/store/media-store.js';
+import { FolderMediaStore } from '../../src/store/media-store.js';
 import { writeBmp24 } from '../helpers/bmp.js';
 import { images, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
@@ -227,7 +227,7 @@ describe('ImageLoader', () => {
     expect(Buffer.from(rgb.data).equals(data)).toBe(true);
     expect(picture.picture.decoded?.width).toBe(701);
     // The stored copy is a PNG (every multimodal LLM reads it), with the same pixels.
-    const media = new MediaStore(mkdtempSync(join(tmpdir(), 'mmrag-media-')));
+    const media = new FolderMediaStore(mkdtempSync(join(tmpdir(), 'mmrag-media-')));
     const rel = await media.save(picture.picture.bytes, 'image/bmp');
     expect(rel).toMatch(/\.png$/);
     const stored = await decodeToRgb(readFileSync(media.path(rel)), { maxPixels: 1e8 });

@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KnowledgeBase, openKnowledgeBase, retrievalText } from '../../src/kb.js';
+import { type KnowledgeBase, openKnowledgeBase } from '../../src/kb.js';
+import { retrievalText } from '../../src/retrieve/query.js';
 import { drawShape, FIXTURE_MODEL, tempDir, writeShapesPage } from '../helpers/fixtures.js';
 import { type LoopbackLlm, startLoopbackLlm } from '../helpers/loopback-llm.js';
 

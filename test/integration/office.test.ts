@@ -333,7 +333,7 @@ describe('csv', () => {
 
   it('refuses binary data named .csv', async () => {
     const err = await loadError(loadFile('bin.csv', new Uint8Array([1, 2, 0, 3, 4]), new CsvLoader()));
-    expect(err.message).toMatch(/bin\.csv: binary data/);
+    expect(err.message).toMatch(/bin\.csv: the file holds binary data/);
   });
 });
 

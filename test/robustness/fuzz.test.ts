@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenAiTranscriber } from '../../src/enrich/transcribe.js';
 import { MmragError } from '../../src/errors.js';
 import { detectType } from '../../src/ingest/detect.js';
-import { loaderFor } from '../../src/ingest/loaders/index.js';
+import { LoaderRegistry } from '../../src/ingest/registry.js';
 import { decodeToRgb, sniffImageMime } from '../../src/media/image-decode.js';
 import type { ItemDraft } from '../../src/types.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -27,6 +27,7 @@ import {
   validFixtures,
 } from '../helpers/robustness.js';
 
+const LOADER_REGISTRY = new LoaderRegistry();
 const SEED = Number(process.env.MMRAG_FUZZ_SEED ?? 20261127);
 const CASES_PER_TYPE = Number(process.env.MMRAG_FUZZ_CASES ?? 40);
 /** Recordings go through ffprobe/ffmpeg processes: fewer of them. */
@@ -53,7 +54,7 @@ async function readLikeThePipeline(
   const detection = detectType(path, bytes);
   if ('mismatch' in detection) return { drafts: [], refused: detection.mismatch };
   if ('unsupported' in detection) return { drafts: [], refused: detection.unsupported };
-  const loader = await loaderFor(detection.type);
+  const loader = await LOADER_REGISTRY.loader(detection.type);
   if (!loader) return { drafts: [], refused: `no loader for ${detection.type}` };
   const drafts = await loader.load({ path, bytes }, context);
   for (const draft of drafts) {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KnowledgeBase, openKnowledgeBase } from '../../src/kb.js';
-import type { TuneReport } from '../../src/tune/run.js';
+import { type TuneReport, tuneKnowledgeBase } from '../../src/tune/run.js';
 import { FIXTURE_MODEL, tempDir } from '../helpers/fixtures.js';
 import {
   type CorpusPicture,
@@ -95,7 +95,7 @@ describe('mmrag tune on the fixture model, in domains it handles poorly', () => 
   }, 120_000);
 
   it('keeps an adapter trained on the captioned pictures', async () => {
-    report = await kb.tune();
+    report = await tuneKnowledgeBase(kb);
     const t = report.training;
     console.log(
       `tune: ${t.split.train}/${t.split.validation}/${t.split.test} pairs (train/validation/test), ${t.epochs} epochs, best ${t.bestEpoch}, ${t.seconds.toFixed(1)} s; ` +

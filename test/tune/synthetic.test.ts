@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createOllamaModel } from '../../src/generate/providers/ollama.js';
 import { openKnowledgeBase } from '../../src/kb.js';
+import { tuneKnowledgeBase } from '../../src/tune/run.js';
 import {
   cleanReply,
   readSyntheticCache,
@@ -178,7 +179,7 @@ describe('LLM-written questions', () => {
     try {
       await kb.ingest([join(tmp.dir, 'corpus')]);
       llm.setReply('an outlined shape');
-      const report = await kb.tune({ synthetic: 20, epochs: 2 });
+      const report = await tuneKnowledgeBase(kb, { synthetic: 20, epochs: 2 });
       expect(report.synthetic).toMatchObject({ written: 20, cached: 0, failed: 0 });
       // One reply for every item: one query naming 20 pictures, capped at 8 items per query.
       expect(report.training.pairs.synthetic).toBe(8);
@@ -194,7 +195,7 @@ describe('LLM-written questions', () => {
       ).toBe(true);
       // A second run reads them from the cache.
       llm.requests.length = 0;
-      const again = await kb.tune({ synthetic: 20, epochs: 2 });
+      const again = await tuneKnowledgeBase(kb, { synthetic: 20, epochs: 2 });
       expect(again.synthetic).toMatchObject({ written: 0, cached: 20 });
       expect(llm.chatRequests()).toHaveLength(0);
     } finally {

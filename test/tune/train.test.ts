@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { heldOutFigures, type RankingExample } from '../../src/tune/heldout.js';
-import { adaptQuery, applyMap, distanceFromIdentity, identityMap } from '../../src/tune/linear.js';
 import { fillGaussian, seededRandom } from '../../src/tune/random.js';
 import { type TrainingExample, trainAdapter } from '../../src/tune/train.js';
+import { adaptQuery, applyMap, distanceFromIdentity, identityMap } from '../../src/vector/linear-map.js';
 import { VectorMatrix } from '../../src/vector/matrix.js';
 
 function unitRows(count: number, dim: number, random: () => number): Float32Array {

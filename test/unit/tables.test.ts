@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decodeDelimitedText, sniffDelimiter } from '../../src/ingest/loaders/csv.js';
+import { CsvLoader, sniffDelimiter } from '../../src/ingest/loaders/csv.js';
 import { cellText, formatDate, nonEmptyRows, sheetItems } from '../../src/ingest/loaders/spreadsheet.js';
 import { markdownCell, splitTable, tableToMarkdown, trimTable } from '../../src/ingest/tables.js';
+import { testLoaderContext } from '../helpers/loader-context.js';
 
 /** A small deterministic generator, so the exhaustive checks are reproducible. */
 function random(seed: number): () => number {
@@ -157,12 +158,27 @@ describe('delimited text', () => {
     expect(sniffDelimiter('single column\nno delimiters\n', '\t')).toBe('\t');
   });
 
-  it('decodes UTF-8 without its BOM, UTF-16 with a BOM, Windows-1252 otherwise, and refuses binary', () => {
-    expect(decodeDelimitedText(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]), 'f')).toBe('a');
-    expect(decodeDelimitedText(new Uint8Array([0xff, 0xfe, 0x61, 0x00, 0x3b, 0x00]), 'f')).toBe('a;');
-    expect(decodeDelimitedText(new Uint8Array([0x63, 0x61, 0x66, 0xe9]), 'f')).toBe('café');
-    expect(() => decodeDelimitedText(new Uint8Array([0x61, 0x00, 0x62]), 'x.csv')).toThrow(
-      /x\.csv: binary data/,
+  it('decodes like every text file: UTF-8 without its BOM, UTF-16, real Windows-1252; refuses binary', async () => {
+    const cells = async (bytes: number[]) => {
+      const [item] = await new CsvLoader().load(
+        { path: '/d/x.csv', bytes: new Uint8Array(bytes) },
+        testLoaderContext(),
+      );
+      return item?.text ?? '';
+    };
+    const ascii = (text: string) => [...Buffer.from(text)];
+    expect(await cells([0xef, 0xbb, 0xbf, ...ascii('name,price\nbread,1\n')])).toContain('| bread | 1 |');
+    const utf16 = [0xff, 0xfe, ...[...Buffer.from('name;price\ntea;2\n', 'utf16le')]];
+    expect(await cells(utf16)).toContain('| tea | 2 |');
+    // 0x80 is the euro sign in Windows-1252 (Node's decoder of that name reads Latin-1: U+0080).
+    expect(await cells([...ascii('item,cost\ncaf'), 0xe9, ...ascii(',5 '), 0x80, 0x0a])).toContain(
+      '| café | 5 € |',
     );
+    await expect(
+      new CsvLoader().load(
+        { path: '/d/x.csv', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 13, 1, 2]) },
+        testLoaderContext(),
+      ),
+    ).rejects.toThrow(/x\.csv: the file holds binary data/);
   });
 });

@@ -2,6 +2,7 @@ import { basename, extname } from 'node:path';
 import { MmragError } from '../../errors.js';
 import type { TextItemDraft } from '../../types.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
+import { decodeTextFile } from '../text-decode.js';
 import { parserFailureReason } from './parse-error.js';
 import { nonEmptyRows, sheetItems } from './spreadsheet.js';
 
@@ -44,34 +45,13 @@ export function sniffDelimiter(sample: string, fallback: Delimiter = ','): Delim
   return best?.delimiter ?? fallback;
 }
 
-/** Text of a delimited file: UTF-8 (BOM dropped), UTF-16 with a BOM, else Windows-1252. Refuses binary data. */
-export function decodeDelimitedText(bytes: Uint8Array, file: string): string {
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe)
-    return new TextDecoder('utf-16le').decode(bytes);
-  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff)
-    return new TextDecoder('utf-16be').decode(bytes);
-  if (bytes.subarray(0, 8192).includes(0)) {
-    throw new MmragError(
-      `${file}: binary data, not a delimited text file`,
-      'Check that the file really is a .csv/.tsv text file.',
-      'bad_file',
-    );
-  }
-  try {
-    // TextDecoder drops a UTF-8 BOM by default.
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return new TextDecoder('windows-1252').decode(bytes);
-  }
-}
-
 /** Comma/semicolon/tab-separated tables (.csv, .tsv): one table, sheet = the file name. */
 export class CsvLoader implements Loader {
   readonly type = 'csv' as const;
 
   async load(input: LoaderInput, ctx: LoaderContext): Promise<TextItemDraft[]> {
     const file = input.path;
-    const text = decodeDelimitedText(input.bytes, file);
+    const { text } = decodeTextFile(input.bytes, file);
     const fallback: Delimiter = extname(file).toLowerCase() === '.tsv' ? '\t' : ',';
     const delimiter = sniffDelimiter(text.slice(0, 64 * 1024), fallback);
     const { parse } = await import('csv-parse/sync');

@@ -1,4 +1,4 @@
-import { dotAll, vectorNorm } from '../vector/dot.js';
+import { dotAll, vectorNorm } from './dot.js';
 
 /**
  * The adapter's linear map on a query vector: a full matrix `W` (row-major, dim x dim), or the low-rank form

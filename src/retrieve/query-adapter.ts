@@ -4,15 +4,52 @@ import { join } from 'node:path';
 import { errorMessage, MmragError } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Modality } from '../types.js';
-import type { RankingFigures } from './heldout.js';
-import { adaptQuery, type LinearMap } from './linear.js';
-import type { TrainSettings } from './train.js';
+import { adaptQuery, type LinearMap } from '../vector/linear-map.js';
 
-/** The adapter lives in the knowledge base folder, beside kb.json. */
+/**
+ * The query adapter `mmrag tune` trains (src/tune/) and searches apply: its file format, reading it (checked
+ * against the knowledge base's model) and applying it to text queries. It lives in the knowledge base folder,
+ * beside kb.json.
+ */
 export const ADAPTER_FILE = 'adapter.json';
 export const ADAPTER_FORMAT = 'mmrag-query-adapter';
 /** Bumped when the file layout changes; a newer file is refused with a message. */
 export const ADAPTER_FORMAT_VERSION = 1;
+
+/** Recall@k and MRR of held-out queries. */
+export interface RankingFigures {
+  /** Held-out pairs measured. */
+  pairs: number;
+  /** Share of pairs whose target is in the first k. */
+  recall: number;
+  /** Mean reciprocal rank of the target. */
+  mrr: number;
+}
+
+/** How an adapter was trained (`mmrag tune` writes them; see src/tune/train.ts). */
+export interface TrainSettings {
+  /** Passes over the training pairs at most (early stopping may end sooner). */
+  epochs: number;
+  batchSize: number;
+  /** Adam step size. */
+  learningRate: number;
+  /** InfoNCE temperature over cosine similarities. */
+  temperature: number;
+  /** Decoupled weight decay towards the identity, per step (times the learning rate). */
+  weightDecay: number;
+  /**
+   * Queries at least this similar (cosine of their embeddings) count as the same query: not each other's
+   * negatives. Captions such as "a red circle" and "Red circle." name the same pictures.
+   */
+  sameQuery: number;
+  /** Low-rank form `W = I + U V^T` of this rank; undefined: a full matrix. */
+  rank?: number;
+  /** Epochs without a better validation figure before stopping. */
+  patience: number;
+  /** Cut-off of the validation recall. */
+  k: number;
+  seed: number;
+}
 
 /** Where training pairs came from. */
 export type PairKind = 'caption' | 'section' | 'eval' | 'file' | 'synthetic';

@@ -10,10 +10,10 @@ import {
   readAdapter,
   removeAdapter,
   writeAdapter,
-} from '../../src/tune/adapter-file.js';
-import { adaptQuery, identityMap, type LinearMap } from '../../src/tune/linear.js';
+} from '../../src/retrieve/query-adapter.js';
 import { fillGaussian, seededRandom } from '../../src/tune/random.js';
 import { DEFAULT_TRAIN_SETTINGS } from '../../src/tune/train.js';
+import { adaptQuery, identityMap, type LinearMap } from '../../src/vector/linear-map.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const MODEL = '/models/tiny-clip-shapes';
