@@ -1,5 +1,6 @@
 import type { ChatRequest, LanguageModel } from '../llm.js';
-import { type LlmEndpoint, type StreamPart, streamWithErrorMapping, toSdkMessages } from './errors.js';
+import type { LlmEndpoint } from './errors.js';
+import { type StreamPart, streamWithErrorMapping, toSdkMessages } from './stream.js';
 
 export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 

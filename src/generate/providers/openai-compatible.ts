@@ -1,5 +1,6 @@
 import type { ChatRequest, LanguageModel } from '../llm.js';
-import { type LlmEndpoint, type StreamPart, streamWithErrorMapping, toSdkMessages } from './errors.js';
+import type { LlmEndpoint } from './errors.js';
+import { type StreamPart, streamWithErrorMapping, toSdkMessages } from './stream.js';
 
 export const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
 
