@@ -164,7 +164,7 @@ function formatReport(report: TuneReport, kbDir: string): string {
   if (report.unused.length > 5) lines.push(`  unused: ${report.unused.length - 5} more lines`);
   lines.push(
     '',
-    `Held-out test (${report.heldOut.pairs} pairs whose items were never trained on):`,
+    `Held-out test: ${report.heldOut.pairs} pairs whose items were never trained on, each ranked among the ${report.heldOut.candidates} items that have a pair:`,
     formatHeldOut(report.heldOut, report.previous),
     '',
   );

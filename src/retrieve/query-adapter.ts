@@ -79,6 +79,8 @@ export interface TrainingSummary {
 export interface HeldOutComparison {
   k: number;
   pairs: number;
+  /** Items the held-out queries were ranked among: those with a pair (a caption, a title, a question). */
+  candidates: number;
   before: RankingFigures;
   after: RankingFigures;
   byModality: Partial<Record<Modality, { before: RankingFigures; after: RankingFigures }>>;

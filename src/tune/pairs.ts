@@ -211,25 +211,35 @@ export interface SplitPairs {
 }
 
 /**
- * The held-out split, by item: an item's pairs all go where the item goes, so no pair whose target is held out is
+ * What decides an item's side of the split: its content, not its id (which names its source path). The same
+ * picture or the same passage in two documents falls on one side, so a held-out item is never trained on under
+ * another id; and the split does not change when the files move.
+ */
+export function splitKey(item: StoredItem): string {
+  if (item.modality === 'image' && item.media) return `picture:${item.media}`;
+  return `${item.modality}:${item.text.replace(/\s+/g, ' ').trim()}`;
+}
+
+/**
+ * The held-out split, by item (keyed by `splitKey`): an item's pairs all go where the item goes, so no pair whose target is held out is
  * ever trained on. An eval question (or pairs-file line) goes to one side as a whole, by its line: a held-out
  * question is never trained on, with any of its items; a training question keeps only its pairs whose item is
  * on the training side.
  */
 export function splitPairs(
   pairs: TextPair[],
-  itemIds: string[],
+  items: Array<{ id: string; key: string }>,
   seed: number,
   fractions: SplitFractions = DEFAULT_SPLIT,
 ): SplitPairs {
-  const items: SplitCounts = { train: 0, validation: 0, test: 0 };
+  const counts: SplitCounts = { train: 0, validation: 0, test: 0 };
   const itemSide = new Map<string, Side>();
-  for (const id of itemIds) {
-    const side = sideOf(`item:${id}`, seed, fractions);
+  for (const { id, key } of items) {
+    const side = sideOf(`item:${key}`, seed, fractions);
     itemSide.set(id, side);
-    items[side]++;
+    counts[side]++;
   }
-  const out: SplitPairs = { train: [], validation: [], test: [], items };
+  const out: SplitPairs = { train: [], validation: [], test: [], items: counts };
   for (const pair of pairs) {
     const target = itemSide.get(pair.item) ?? sideOf(`item:${pair.item}`, seed, fractions);
     if (pair.group === undefined) {

@@ -36,6 +36,7 @@ import {
   questionPairs,
   type SplitFractions,
   sectionPairs,
+  splitKey,
   splitPairs,
   type TextPair,
 } from './pairs.js';
@@ -116,6 +117,36 @@ async function loadVectors(
     matrix.append(set.matrix.subarray(0, set.ids.length * set.dim));
   }
   return { items, vectors: { matrix, row: new Map(set.ids.map((id, i) => [id, i])) } };
+}
+
+/**
+ * The items held-out queries are ranked among, and training targets come from: the items that have a pair (a
+ * caption, a title, a question). Whether any other item answers a query is unknown, so counting it as a miss
+ * would measure noise: a picture without a caption, just like the target, would outrank it half the time.
+ */
+function labeledPool(
+  pairs: TextPair[],
+  stored: Record<Modality, ModalityVectors | undefined>,
+): { items: ItemMatrices; rows: Record<Modality, Map<string, number> | undefined> } {
+  const items: ItemMatrices = {};
+  const rows: Record<Modality, Map<string, number> | undefined> = { text: undefined, image: undefined };
+  for (const modality of ['text', 'image'] as const) {
+    const source = stored[modality];
+    if (!source) continue;
+    const ids = [...new Set(pairs.filter((p) => p.modality === modality).map((p) => p.item))];
+    if (ids.length === 0) continue;
+    const dim = source.matrix.dim;
+    const all = source.matrix.view();
+    const matrix = new VectorMatrix(dim, { initialCapacity: ids.length });
+    const index = new Map<string, number>();
+    for (const id of ids) {
+      const row = source.row.get(id)!;
+      index.set(id, matrix.append(all.subarray(row * dim, (row + 1) * dim)));
+    }
+    items[modality] = matrix;
+    rows[modality] = index;
+  }
+  return { items, rows };
 }
 
 /** A picture's stored bytes, by item id through the facade (undefined when its file is gone). */
@@ -260,13 +291,7 @@ export async function tuneKnowledgeBase(kb: KnowledgeBase, options: TuneOptions 
 
   const [{ items: chunks, vectors: textVectors }, { items: pictures, vectors: imageVectors }] =
     await Promise.all([loadVectors(kb, 'text'), loadVectors(kb, 'image')]);
-  const rows: Record<Modality, Map<string, number> | undefined> = {
-    text: textVectors?.row,
-    image: imageVectors?.row,
-  };
-  const items: ItemMatrices = {};
-  if (textVectors) items.text = textVectors.matrix;
-  if (imageVectors) items.image = imageVectors.matrix;
+  const stored: Record<Modality, ModalityVectors | undefined> = { text: textVectors, image: imageVectors };
   const allItems = [...chunks, ...pictures];
 
   let synthetic: SyntheticResult | undefined;
@@ -311,13 +336,13 @@ export async function tuneKnowledgeBase(kb: KnowledgeBase, options: TuneOptions 
     if (item) pairs.push({ query: q.query, item: q.item, modality: item.modality, kind: 'synthetic' });
   }
   pairs = capPerQuery(
-    pairs.filter((p) => rows[p.modality]?.has(p.item)),
+    pairs.filter((p) => stored[p.modality]?.row.has(p.item)),
     MAX_ITEMS_PER_QUERY,
     seed,
   );
   const split = splitPairs(
     pairs,
-    allItems.map((i) => i.id),
+    allItems.map((i) => ({ id: i.id, key: splitKey(i) })),
     seed,
     options.split ?? DEFAULT_SPLIT,
   );
@@ -343,6 +368,7 @@ export async function tuneKnowledgeBase(kb: KnowledgeBase, options: TuneOptions 
     (done) => emit({ kind: 'embedding', done, total: texts.length }),
     options.signal,
   );
+  const { items, rows } = labeledPool(pairs, stored);
   const positives = positivesOf(pairs, vectors, rows, sameQuery);
   const ranking = (list: TextPair[]): RankingExample[] =>
     list.map((p) => ({
@@ -378,6 +404,7 @@ export async function tuneKnowledgeBase(kb: KnowledgeBase, options: TuneOptions 
   const heldOut: HeldOutComparison = {
     k,
     pairs: before.pairs,
+    candidates: (items.text?.rows ?? 0) + (items.image?.rows ?? 0),
     before: { pairs: before.pairs, recall: before.recall, mrr: before.mrr },
     after: { pairs: after.pairs, recall: after.recall, mrr: after.mrr },
     byModality: {},

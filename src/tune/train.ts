@@ -36,7 +36,7 @@ export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   temperature: 0.05,
   weightDecay: 0.05,
   sameQuery: 0.95,
-  patience: 4,
+  patience: 5,
   k: 5,
   seed: 1,
 };
@@ -230,6 +230,91 @@ function multiplySmall(a: Float32Array, s: Float64Array, dim: number, rank: numb
   return out;
 }
 
+/**
+ * The in-batch InfoNCE arithmetic on the SIMD kernel: the batch's targets as rows (logits: one adapted query
+ * against every target) and as columns (dL/dz: a weighted sum of the targets), and its queries as rows (which
+ * queries are the same). Rows past the batch's size stay zero.
+ */
+class BatchMath {
+  private readonly targetRows: VectorMatrix;
+  private readonly targetColumns: VectorMatrix;
+  private readonly queryRows: VectorMatrix;
+  private readonly logits: Float32Array;
+  private readonly similarities: Float32Array;
+  private readonly coefficients: Float32Array;
+  private readonly dz: Float32Array;
+
+  constructor(
+    private readonly dim: number,
+    private readonly size: number,
+  ) {
+    this.targetRows = new VectorMatrix(dim, { initialCapacity: size });
+    this.targetRows.append(new Float32Array(size * dim));
+    this.queryRows = new VectorMatrix(dim, { initialCapacity: size });
+    this.queryRows.append(new Float32Array(size * dim));
+    this.targetColumns = new VectorMatrix(size, { initialCapacity: dim });
+    this.targetColumns.append(new Float32Array(dim * size));
+    this.logits = new Float32Array(size);
+    this.similarities = new Float32Array(size);
+    this.coefficients = new Float32Array(size);
+    this.dz = new Float32Array(dim);
+  }
+
+  /** The batch: targets (rows of `stored`) and normalised queries (first `rows` rows of `queries`). */
+  load(stored: Float32Array, targets: number[], queries: Float32Array, rows: number): void {
+    const { dim, size } = this;
+    const byRow = this.targetRows.view();
+    const byColumn = this.targetColumns.view();
+    byRow.fill(0);
+    byColumn.fill(0);
+    targets.forEach((target, j) => {
+      const vector = stored.subarray(target * dim, (target + 1) * dim);
+      byRow.set(vector, j * dim);
+      for (let c = 0; c < dim; c++) byColumn[c * size + j] = vector[c]!;
+    });
+    const queryView = this.queryRows.view();
+    queryView.fill(0);
+    queryView.set(queries.subarray(0, rows * dim));
+  }
+
+  /** Cosine of query `i` with every query of the batch. */
+  querySimilarities(i: number): Float32Array {
+    const view = this.queryRows.view();
+    return this.queryRows.dotAll(view.subarray(i * this.dim, (i + 1) * this.dim), this.similarities);
+  }
+
+  /**
+   * Loss of query `i` (adapted and normalised: `direction`) and dL/dz_i = sum_j (p_ij - [i = j]) t_j / (tau rows),
+   * with the masked targets left out of the softmax.
+   */
+  gradient(
+    i: number,
+    direction: Float32Array,
+    rows: number,
+    temperature: number,
+    masked: (j: number) => boolean,
+  ): { loss: number; dz: Float32Array } {
+    const logits = this.targetRows.dotAll(direction, this.logits);
+    let max = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < rows; j++) {
+      logits[j] = masked(j) ? Number.NEGATIVE_INFINITY : logits[j]! / temperature;
+      if (logits[j]! > max) max = logits[j]!;
+    }
+    let total = 0;
+    for (let j = 0; j < rows; j++) total += Math.exp(logits[j]! - max);
+    const coefficients = this.coefficients;
+    coefficients.fill(0);
+    for (let j = 0; j < rows; j++) {
+      const p = Math.exp(logits[j]! - max) / total;
+      coefficients[j] = (p - (i === j ? 1 : 0)) / (temperature * rows);
+    }
+    return {
+      loss: Math.log(total) - (logits[i]! - max),
+      dz: this.targetColumns.dotAll(coefficients, this.dz),
+    };
+  }
+}
+
 class Adam {
   private readonly moments: Array<{ m: Float32Array; v: Float32Array }>;
   private step = 0;
@@ -248,17 +333,21 @@ class Adam {
 
   update(): void {
     this.step++;
-    const c1 = 1 - this.beta1 ** this.step;
-    const c2 = 1 - this.beta2 ** this.step;
+    const { beta1, beta2, epsilon } = this;
+    const c1 = 1 - beta1 ** this.step;
+    const c2 = 1 - beta2 ** this.step;
     const rate = this.learningRate / c1;
+    const inverseC2 = 1 / c2;
     this.tensors.forEach((t, n) => {
       const { m, v } = this.moments[n]!;
       const { value, grad } = t;
       for (let i = 0; i < value.length; i++) {
         const g = grad[i]!;
-        m[i] = this.beta1 * m[i]! + (1 - this.beta1) * g;
-        v[i] = this.beta2 * v[i]! + (1 - this.beta2) * g * g;
-        value[i]! -= (rate * m[i]!) / (Math.sqrt(v[i]! / c2) + this.epsilon);
+        const mi = beta1 * m[i]! + (1 - beta1) * g;
+        const vi = beta2 * v[i]! + (1 - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        value[i]! -= (rate * mi) / (Math.sqrt(vi * inverseC2) + epsilon);
       }
     });
   }
@@ -312,8 +401,7 @@ export function trainAdapter(input: TrainInput): TrainResult {
   const grads = new Float32Array(batchSize * dim);
   const directions = new Float32Array(batchSize * dim);
   const norms = new Float64Array(batchSize);
-  const targets = new Float32Array(batchSize * dim);
-  const logits = new Float64Array(batchSize * batchSize);
+  const batchMath = new BatchMath(dim, batchSize);
   const prepared = input.train.map((e) => ({ ...e, query: l2normalize(e.query) }));
 
   const evaluate = (map: LinearMap | undefined) => heldOutFigures(input.validation, items, map, settings.k);
@@ -333,53 +421,39 @@ export function trainAdapter(input: TrainInput): TrainResult {
       const stored = items[batch[0]!.modality]!.view();
       batch.forEach((e, i) => {
         queries.set(e.query, i * dim);
-        targets.set(stored.subarray(e.target * dim, (e.target + 1) * dim), i * dim);
       });
+      batchMath.load(
+        stored,
+        batch.map((e) => e.target),
+        queries,
+        rows,
+      );
       params.forward(queries, rows, mapped);
       for (let i = 0; i < rows; i++) {
         let sum = 0;
-        for (let j = 0; j < dim; j++) sum += mapped[i * dim + j]! ** 2;
+        for (let j = 0; j < dim; j++) sum += mapped[i * dim + j]! * mapped[i * dim + j]!;
         const norm = Math.sqrt(sum) || 1;
         norms[i] = norm;
         for (let j = 0; j < dim; j++) directions[i * dim + j] = mapped[i * dim + j]! / norm;
       }
-      // Logits z_i . t_j / tau; pairs sharing a target or a query are masked out of each other's negatives.
       let loss = 0;
-      grads.fill(0);
-      const sameQuery = (i: number, j: number) => {
-        if (batch[j]!.key === batch[i]!.key) return true;
-        let cos = 0;
-        for (let c = 0; c < dim; c++) cos += queries[i * dim + c]! * queries[j * dim + c]!;
-        return cos >= settings.sameQuery;
-      };
       for (let i = 0; i < rows; i++) {
-        let max = Number.NEGATIVE_INFINITY;
-        for (let j = 0; j < rows; j++) {
-          const masked = j !== i && (batch[j]!.target === batch[i]!.target || sameQuery(i, j));
-          let s = Number.NEGATIVE_INFINITY;
-          if (!masked) {
-            s = 0;
-            for (let c = 0; c < dim; c++) s += directions[i * dim + c]! * targets[j * dim + c]!;
-            s /= settings.temperature;
-            if (s > max) max = s;
-          }
-          logits[i * rows + j] = s;
-        }
-        let total = 0;
-        for (let j = 0; j < rows; j++) total += Math.exp(logits[i * rows + j]! - max);
-        loss += Math.log(total) - (logits[i * rows + i]! - max);
-        // dL/dz_i = sum_j (p_ij - [i = j]) t_j / (tau * rows); then through the normalisation to u_i.
-        const dz = new Float64Array(dim);
-        for (let j = 0; j < rows; j++) {
-          const p = Math.exp(logits[i * rows + j]! - max) / total;
-          const coefficient = (p - (i === j ? 1 : 0)) / (settings.temperature * rows);
-          if (coefficient === 0) continue;
-          for (let c = 0; c < dim; c++) dz[c]! += coefficient * targets[j * dim + c]!;
-        }
+        const direction = directions.subarray(i * dim, (i + 1) * dim);
+        // Pairs sharing a target or a query (the same key, or embeddings the model cannot tell apart) are not
+        // each other's negatives.
+        const same = batchMath.querySimilarities(i);
+        const masked = (j: number) =>
+          j !== i &&
+          (batch[j]!.target === batch[i]!.target ||
+            batch[j]!.key === batch[i]!.key ||
+            same[j]! >= settings.sameQuery);
+        const result = batchMath.gradient(i, direction, rows, settings.temperature, masked);
+        loss += result.loss;
+        const dz = result.dz;
         let along = 0;
-        for (let c = 0; c < dim; c++) along += dz[c]! * directions[i * dim + c]!;
-        for (let c = 0; c < dim; c++)
-          grads[i * dim + c] = (dz[c]! - along * directions[i * dim + c]!) / norms[i]!;
+        for (let c = 0; c < dim; c++) along += dz[c]! * direction[c]!;
+        const inverse = 1 / norms[i]!;
+        for (let c = 0; c < dim; c++) grads[i * dim + c] = (dz[c]! - along * direction[c]!) * inverse;
       }
       params.backward(grads, queries, rows);
       adam.update();

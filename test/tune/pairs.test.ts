@@ -9,6 +9,7 @@ import {
   questionPairs,
   sectionPairs,
   sideOf,
+  splitKey,
   splitPairs,
   type TextPair,
 } from '../../src/tune/pairs.js';
@@ -113,6 +114,8 @@ describe('pairs from the knowledge base', () => {
   });
 });
 
+const keyed = (ids: string[]) => ids.map((id) => ({ id, key: id }));
+
 describe('the held-out split', () => {
   const ids = Array.from({ length: 2000 }, (_, i) => `item-${i}`);
   const pairs: TextPair[] = ids.flatMap((id, i) => [
@@ -131,7 +134,7 @@ describe('the held-out split', () => {
   ).flat();
 
   it('never trains on a pair whose item is held out, nor on a held-out eval question', () => {
-    const split = splitPairs([...pairs, ...evalPairs], ids, 3);
+    const split = splitPairs([...pairs, ...evalPairs], keyed(ids), 3);
     const itemSide = new Map(ids.map((id) => [id, sideOf(`item:${id}`, 3)]));
     for (const pair of split.train) expect(itemSide.get(pair.item)).toBe('train');
     const heldOutQuestions = new Set(
@@ -151,7 +154,7 @@ describe('the held-out split', () => {
   });
 
   it('an eval question goes to one side as a whole', () => {
-    const split = splitPairs(evalPairs, ids, 3);
+    const split = splitPairs(evalPairs, keyed(ids), 3);
     const sides = new Map<string, Set<string>>();
     for (const side of ['train', 'validation', 'test'] as const)
       for (const pair of split[side]) {
@@ -162,14 +165,41 @@ describe('the held-out split', () => {
     for (const set of sides.values()) expect(set.size).toBe(1);
   });
 
+  it('keys items by content: the same picture or passage under two ids falls on one side', () => {
+    const copies = Array.from({ length: 400 }, (_, i) => [
+      item(`a${i}`, { media: `ab/${i}.png`, source: '/docs/one.html' }),
+      item(`b${i}`, { media: `ab/${i}.png`, source: '/docs/two.html' }),
+      item(`t${i}`, { modality: 'text', text: `Passage  ${i}\n`, source: '/docs/one.html' }),
+      item(`u${i}`, { modality: 'text', text: `Passage ${i}`, source: '/docs/two.html' }),
+    ]).flat();
+    const pairs: TextPair[] = copies.map((c) => ({
+      query: `q ${c.id}`,
+      item: c.id,
+      modality: c.modality,
+      kind: 'caption',
+    }));
+    const split = splitPairs(
+      pairs,
+      copies.map((c) => ({ id: c.id, key: splitKey(c) })),
+      4,
+    );
+    const side = new Map<string, string>();
+    for (const s of ['train', 'validation', 'test'] as const) for (const p of split[s]) side.set(p.item, s);
+    for (let i = 0; i < 400; i++) {
+      expect(side.get(`a${i}`)).toBe(side.get(`b${i}`));
+      expect(side.get(`t${i}`)).toBe(side.get(`u${i}`));
+    }
+    expect(new Set(side.values()).size).toBe(3);
+  });
+
   it('is stable: an item stays on its side as the knowledge base grows, and the seed changes the split', () => {
-    const small = splitPairs(pairs.slice(0, 400), ids.slice(0, 200), 5);
-    const large = splitPairs(pairs, ids, 5);
+    const small = splitPairs(pairs.slice(0, 400), keyed(ids.slice(0, 200)), 5);
+    const large = splitPairs(pairs, keyed(ids), 5);
     const testItems = (s: typeof small) => new Set(s.test.map((p) => p.item));
     const smallTest = testItems(small);
     const largeTest = testItems(large);
     for (const id of smallTest) expect(largeTest.has(id)).toBe(true);
-    const other = testItems(splitPairs(pairs, ids, 6));
+    const other = testItems(splitPairs(pairs, keyed(ids), 6));
     expect([...largeTest].filter((id) => other.has(id)).length).toBeLessThan(largeTest.size * 0.5);
   });
 });

@@ -39,7 +39,7 @@ function info(map: LinearMap, revision = 1): AdapterInfo {
       seconds: 0.1,
       settings: DEFAULT_TRAIN_SETTINGS,
     },
-    heldOut: { k: 5, pairs: 6, before: figures(0.4), after: figures(0.6), byModality: {} },
+    heldOut: { k: 5, pairs: 6, candidates: 40, before: figures(0.4), after: figures(0.6), byModality: {} },
   };
 }
 
