@@ -1,4 +1,5 @@
-import { dotAll, vectorNorm } from './dot.js';
+import { vectorNorm } from './dot.js';
+import { VectorMatrix } from './matrix.js';
 
 /**
  * The adapter's linear map on a query vector: a full matrix `W` (row-major, dim x dim), or the low-rank form
@@ -18,22 +19,38 @@ export function identityMap(dim: number): LinearMap {
   return { kind: 'full', dim, matrix: identityMatrix(dim) };
 }
 
+/**
+ * Full matrices resident in WebAssembly memory, so that applying one scans it in place instead of copying it per
+ * query. A map's arrays are not changed once it has been applied (the trainer snapshots copies).
+ */
+const residentMatrices = new WeakMap<Float32Array, VectorMatrix>();
+
+function residentMatrix(matrix: Float32Array, dim: number): VectorMatrix {
+  let resident = residentMatrices.get(matrix);
+  if (!resident) {
+    resident = new VectorMatrix(dim, { initialCapacity: dim });
+    resident.append(matrix);
+    residentMatrices.set(matrix, resident);
+  }
+  return resident;
+}
+
 /** `W x`. */
 export function applyMap(map: LinearMap, x: Float32Array, out = new Float32Array(map.dim)): Float32Array {
   const d = map.dim;
-  if (map.kind === 'full') return dotAll(map.matrix, d, x, out);
-  const r = map.rank;
+  if (map.kind === 'full') return residentMatrix(map.matrix, d).dotAll(x, out);
+  const { rank: r, u, v } = map;
   // V^T x (r values), then x + U (V^T x).
   const vx = new Float64Array(r);
   for (let i = 0; i < d; i++) {
     const xi = x[i]!;
     const row = i * r;
-    for (let k = 0; k < r; k++) vx[k]! += map.v[row + k]! * xi;
+    for (let k = 0; k < r; k++) vx[k]! += v[row + k]! * xi;
   }
   for (let i = 0; i < d; i++) {
     let sum = x[i]!;
     const row = i * r;
-    for (let k = 0; k < r; k++) sum += map.u[row + k]! * vx[k]!;
+    for (let k = 0; k < r; k++) sum += u[row + k]! * vx[k]!;
     out[i] = sum;
   }
   return out;
