@@ -195,6 +195,8 @@ export class KnowledgeBase {
       }),
       readPicture: (hit) => readPicture(hit.id),
       history: options.history,
+      prompt: options.prompt ?? this.config.llm.prompt,
+      onRetrieved: options.onRetrieved,
       temperature: this.config.llm.temperature,
       signal: options.signal,
       onToken: options.onToken,

@@ -41,6 +41,8 @@ export interface Picture {
   mime?: string;
   /** Where the loader found it (a path, URL or `data:` prefix), for messages only. */
   origin: string;
+  /** The local file it was read from (absolute), when it is one: the file then belongs to the document. */
+  file?: string;
   /**
    * The picture already decoded for embedding (RGB, at most EMBED_MAX_SIDE on the longer side), when the loader
    * had to decode it anyway: the pipeline then does not decode it a second time.
@@ -110,6 +112,17 @@ export interface Hit {
   description?: string;
   /** How each retriever scored this hit (present for hybrid, BM25 and reranked searches). */
   scores?: { vector?: number; bm25?: number; rerank?: number };
+  /**
+   * The score a person can read, with its kind: the reranker's, else that of the ranking that placed the hit
+   * highest (`score` may be a fused rank score, which only orders hits).
+   */
+  relevance?: Relevance;
+}
+
+/** A hit's readable score: a cosine, a softmax probability, a BM25 score, a reranker score, or a fused score. */
+export interface Relevance {
+  kind: 'cosine' | 'softmax' | 'bm25' | 'rerank' | 'fused';
+  value: number;
 }
 
 export interface SearchResult {
@@ -135,4 +148,9 @@ export interface SourceRecord {
   imageItems: number;
   bytes: number;
   ingestedAt: number;
+  /**
+   * Local files the source took in as its own (a page's pictures): a folder walk does not ingest them again as
+   * sources of their own while this source is in the knowledge base.
+   */
+  includes?: string[];
 }

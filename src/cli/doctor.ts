@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, DEFAULT_EMBED_MODEL, resolveConfig } from '../config.js';
 import { errorMessage, MmragError } from '../errors.js';
+import { displayUrl, redact } from '../redact.js';
 import type { DoctorFlags } from './flags.js';
 import { displayPath, formatAdapterLine } from './format.js';
 import { configFromFlags } from './options.js';
@@ -102,7 +103,7 @@ async function checkLlm(config: Config): Promise<Check> {
     return {
       name: 'answering model',
       ok: Boolean(config.llm.url || config.llm.apiKey),
-      detail: `OpenAI-compatible at ${config.llm.url ?? 'https://api.openai.com/v1'}${config.llm.apiKey ? ', key set' : ', no key'}`,
+      detail: `OpenAI-compatible at ${displayUrl(config.llm.url ?? 'https://api.openai.com/v1')}${config.llm.apiKey ? ', key set' : ', no key'}`,
       hint: 'Set MMRAG_LLM_API_KEY (or OPENAI_API_KEY), or --llm-url for a local server.',
     };
   }
@@ -113,7 +114,7 @@ async function checkLlm(config: Config): Promise<Check> {
       name: 'answering model',
       ok: provider === 'auto',
       optional: provider === 'auto',
-      detail: `Ollama does not answer at ${url}${provider === 'auto' ? ': ask will show the sources without an answer' : ''}`,
+      detail: `Ollama does not answer at ${displayUrl(url)}${provider === 'auto' ? ': ask will show the sources without an answer' : ''}`,
       hint: `Start Ollama (ollama serve) and pull a vision model: ollama pull ${model}`,
     };
   }
@@ -125,11 +126,15 @@ async function checkLlm(config: Config): Promise<Check> {
     return {
       name: 'answering model',
       ok: pulled,
-      detail: `Ollama at ${url}; ${pulled ? `${model} is pulled` : `${model} is not pulled (have: ${names.join(', ') || 'none'})`}`,
+      detail: `Ollama at ${displayUrl(url)}; ${pulled ? `${model} is pulled` : `${model} is not pulled (have: ${names.join(', ') || 'none'})`}`,
       hint: `ollama pull ${model}`,
     };
   } catch (err) {
-    return { name: 'answering model', ok: false, detail: `Ollama at ${url}: ${errorMessage(err)}` };
+    return {
+      name: 'answering model',
+      ok: false,
+      detail: `Ollama at ${displayUrl(url)}: ${redact(errorMessage(err))}`,
+    };
   }
 }
 

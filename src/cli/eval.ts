@@ -105,7 +105,7 @@ export async function evalCommand(file: string, flags: EvalFlags): Promise<void>
   }
   const { evaluate } = await import('../eval/run.js');
   const { evalReportJson, formatEvalTable } = await import('../eval/report.js');
-  const kb = await openFromFlags(flags);
+  const kb = await openFromFlags(flags, {}, { mustExist: true });
   try {
     const stats = await kb.stats();
     if (stats.sources === 0) {

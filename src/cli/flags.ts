@@ -48,7 +48,12 @@ export type IngestFlags = KbFlags &
     prune?: boolean;
   };
 export type SearchFlags = KbFlags & RetrievalFlags & { image?: string; json?: boolean };
-export type AskFlags = SearchFlags & LlmFlags;
+export type AskFlags = SearchFlags &
+  LlmFlags & {
+    /** Print the exact prompt and the pictures attached before the answer. */
+    showPrompt?: boolean;
+    prompt?: string;
+  };
 export type ServeFlags = KbFlags & LlmFlags & { host?: string; port?: string; token?: string };
 export type DemoFlags = LlmFlags & { kb?: string; offline?: boolean };
 export type DoctorFlags = KbFlags & LlmFlags & { json?: boolean };

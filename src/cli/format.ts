@@ -2,40 +2,51 @@ import { relative } from 'node:path';
 import { formatSourceLine } from '../generate/prompt.js';
 import type { IngestSummary } from '../ingest/pipeline.js';
 import { formatLocation } from '../location.js';
+import { displayUrl } from '../redact.js';
 import type { AdapterInfo } from '../retrieve/query-adapter.js';
+import { formatRelevance } from '../retrieve/relevance.js';
 import type { Hit, SourceRecord } from '../types.js';
+import { printable } from './terminal.js';
 
-/** A path as the user would type it: relative to the working directory when inside it. */
+/**
+ * A path as the user would type it: relative to the working directory when inside it; a URL without its
+ * credentials; control characters made visible (a file name is data).
+ */
 export function displayPath(path: string, cwd = process.cwd()): string {
-  if (path.includes('://')) return path;
+  if (path.includes('://')) return printable(displayUrl(path));
   const rel = relative(cwd, path);
-  return rel && !rel.startsWith('..') ? rel : path;
+  return printable(rel && !rel.startsWith('..') ? rel : path);
 }
 
 function clip(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = printable(text.replace(/\s+/g, ' ').trim());
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
 function heading(hit: Hit): string {
   const where = formatLocation(hit.location);
-  return [hit.title, hit.section].filter(Boolean).join(' › ') + (where ? ` (${where})` : '');
+  return printable([hit.title, hit.section].filter(Boolean).join(' › ') + (where ? ` (${where})` : ''));
 }
 
 /** Human-readable search results. */
 export function formatHits(result: { text: Hit[]; images: Hit[] }, scoring: string): string {
   const lines: string[] = [];
+  // The readable score first (the evidence that placed the hit: cosine, BM25, reranker), then the others; the
+  // fused rank score, which only orders hits, is left to --json.
   const score = (hit: Hit) => {
-    const main = hit.score.toFixed(scoring === 'softmax' && !hit.scores ? 4 : 3);
+    const main = hit.relevance
+      ? formatRelevance(hit.relevance)
+      : hit.score.toFixed(scoring === 'softmax' ? 4 : 3);
     if (!hit.scores) return main;
-    // Fused scores are rank-based: show what each retriever thought of the hit.
-    const parts = [
+    const kind = hit.relevance?.kind;
+    const others = [
       hit.scores.vector !== undefined &&
+        kind !== 'cosine' &&
+        kind !== 'softmax' &&
         `${scoring === 'softmax' ? 'p' : 'cos'} ${hit.scores.vector.toFixed(3)}`,
-      hit.scores.bm25 !== undefined && `bm25 ${hit.scores.bm25.toFixed(2)}`,
-      hit.scores.rerank !== undefined && `rerank ${hit.scores.rerank.toFixed(3)}`,
+      hit.scores.bm25 !== undefined && kind !== 'bm25' && `bm25 ${hit.scores.bm25.toFixed(2)}`,
     ].filter(Boolean);
-    return parts.length > 0 ? `${main} (${parts.join(', ')})` : main;
+    return others.length > 0 ? `${main} (${others.join(', ')})` : main;
   };
   lines.push(`Text (${result.text.length})`);
   if (result.text.length === 0) lines.push('  no text passed the threshold');
@@ -91,6 +102,17 @@ export function formatSummary(summary: IngestSummary): string {
       lines.push(`  ${type.padEnd(10)} ${parts.join(', ')}`);
     }
   }
+  const warnings = summary.warnings;
+  if (warnings && warnings.total > 0) {
+    const pictures =
+      warnings.pictures > 0
+        ? `: ${warnings.pictures} ${warnings.pictures === 1 ? 'picture' : 'pictures'} could not be read or fetched`
+        : '';
+    const offline = warnings.network > 0 ? ' (offline? pictures on the web need a connection)' : '';
+    lines.push(
+      `${warnings.total} ${warnings.total === 1 ? 'warning' : 'warnings'}${pictures}${offline}; each is listed with its file above (--json: "warnings")`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -104,4 +126,27 @@ export function formatSourceList(sources: Hit[], citations: number[] = []): stri
     .map((hit, i) => ({ n: i + 1, hit }))
     .filter((s) => cited.size === 0 || cited.has(s.n))
     .map((s) => formatSourceLine(s.n, { ...s.hit, source: displayPath(s.hit.source) }));
+}
+
+/**
+ * `ask --show-prompt`: exactly what the model is sent (or would be, with no model): the message text, then the
+ * pictures attached to it, by path, in the order the model receives them.
+ */
+export function formatPromptShown(retrieved: {
+  prompt: string;
+  attached: ReadonlyArray<{ path: string }>;
+  willAnswer: boolean;
+}): string {
+  const count = retrieved.attached.length;
+  const head = retrieved.willAnswer
+    ? `Prompt sent to the model (${count} ${count === 1 ? 'picture' : 'pictures'} attached)`
+    : 'Prompt (not sent: no model answered)';
+  const pictures = retrieved.attached.map((p, i) => `  ${i + 1}. ${displayPath(p.path)}`);
+  return [
+    `----- ${head} -----`,
+    printable(retrieved.prompt, { multiline: true }),
+    ...(count > 0 ? ['----- Pictures attached, in order -----', ...pictures] : []),
+    '----- end of prompt -----',
+    '',
+  ].join('\n');
 }

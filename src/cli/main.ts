@@ -147,7 +147,14 @@ export function buildProgram(): Command {
       ),
     ),
   )
-    .option('--json', 'print {"answer", "sources": [hit], "model"}')
+    .option('--show-prompt', 'print the exact prompt sent to the model, and the pictures attached, by path')
+    .addOption(
+      new Option(
+        '--prompt <style>',
+        "mmrag (default: numbered sources the answer cites) or reference (the reference pipeline's prompt, exactly)",
+      ).choices(['mmrag', 'reference']),
+    )
+    .option('--json', 'print {"answer", "sources": [hit], "model", "prompt", "attached", ...}')
     .action(async (question: string, flags: AskFlags) =>
       (await import('./commands.js')).askCommand(question, flags),
     );
@@ -250,7 +257,21 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that stops reading (`mmrag sources --json | head -c 10`) closes the pipe: that ends the command quietly,
+ * as it ends `cat`, instead of an unhandled EPIPE with a stack trace.
+ */
+function endQuietlyWhenThePipeCloses(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyWhenThePipeCloses();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import { errorMessage, MmragError } from '../errors.js';
 import type { Hit, Level, SearchResult } from '../types.js';
 import type { ChatImage, LanguageModel } from './llm.js';
-import { buildReferencePrompt } from './prompt.js';
+import { buildPrompt, type PromptStyle } from './prompt.js';
 
 /** How to answer one question (the facade's `AskOptions` adds the search options). */
 export interface AnswerOptions {
@@ -15,6 +15,31 @@ export interface AnswerOptions {
   llmConfig?: Partial<Config['llm']>;
   /** The conversation so far, oldest first: it goes before the question so follow-ups make sense. */
   history?: Array<{ role: 'user' | 'assistant'; content: string }>;
+  /** `mmrag` (numbered sources the answer cites) or `reference` (the reference pipeline's prompt, exactly). */
+  prompt?: PromptStyle;
+  /**
+   * Called once retrieval is done and the prompt built, before the model is asked: the sources can be shown
+   * while the answer is still to come, and the exact prompt with them.
+   */
+  onRetrieved?: (retrieved: Retrieved) => void;
+}
+
+/** What retrieval found for a question, and the message made of it. */
+export interface Retrieved {
+  sources: Hit[];
+  prompt: string;
+  attached: AttachedPicture[];
+  level: Level;
+  /** Whether a model will be asked (false: no model; the sources are the answer). */
+  willAnswer: boolean;
+}
+
+/** A picture attached to the message, in the order the model received them. */
+export interface AttachedPicture {
+  /** The item it is the picture of. */
+  id: string;
+  /** The stored copy's path (what the prompt's Image Path names). */
+  path: string;
 }
 
 /** Why there is no answer (no model reachable, or the model failed). */
@@ -34,7 +59,10 @@ export interface AskResult {
   citations: number[];
   /** `provider/model`, or null when no model answered. */
   model: string | null;
+  /** The text the model was sent (or would have been sent), exactly. */
   prompt: string;
+  /** The pictures attached to that message, in order (none at level 1). */
+  attached: AttachedPicture[];
   /** The level that answered (1: no pictures were shown to the model). */
   level: Level;
   error?: AskError;
@@ -105,6 +133,8 @@ export interface AnswerRequest {
   /** Reads a hit's stored picture (pictures go to the model at levels 2 and 3). */
   readPicture: (hit: Hit) => Promise<ChatImage | undefined>;
   history?: AnswerOptions['history'];
+  prompt?: PromptStyle;
+  onRetrieved?: AnswerOptions['onRetrieved'];
   temperature?: number;
   signal?: AbortSignal;
   onToken?: (text: string) => void;
@@ -118,19 +148,37 @@ export async function answerFromHits(request: AnswerRequest): Promise<AskResult>
   const { found, question } = request;
   const sources = [...found.text, ...found.images];
   const level = found.level ?? 3;
-  const prompt = buildReferencePrompt(question, found.text, found.images, { level });
-  const result: AskResult = { question, answer: null, sources, citations: [], model: null, prompt, level };
+  const prompt = buildPrompt(request.prompt ?? 'mmrag', question, found.text, found.images, level);
+  const result: AskResult = {
+    question,
+    answer: null,
+    sources,
+    citations: [],
+    model: null,
+    prompt,
+    attached: [],
+    level,
+  };
+  const images: ChatImage[] = [];
+  // Level 1 translates pictures to text: the model sees their captions, never the pictures.
+  for (const hit of level === 1 ? [] : found.images) {
+    const image = await request.readPicture(hit);
+    if (!image) continue;
+    images.push(image);
+    result.attached.push({ id: hit.id, path: hit.image ?? '' });
+  }
+  request.onRetrieved?.({
+    sources,
+    prompt,
+    attached: result.attached,
+    level,
+    willAnswer: request.model.llm !== undefined,
+  });
   if (!request.model.llm) {
     result.error = request.model.error;
     return result;
   }
   const llm = request.model.llm;
-  const images: ChatImage[] = [];
-  // Level 1 translates pictures to text: the model sees their captions, never the pictures.
-  for (const hit of level === 1 ? [] : found.images) {
-    const image = await request.readPicture(hit);
-    if (image) images.push(image);
-  }
   let answer = '';
   try {
     for await (const piece of llm.stream({
