@@ -178,6 +178,16 @@ export const ConfigSchema = z.object({
       language: z.string().optional(),
     })
     .prefault({}),
+  mcp: z
+    .object({
+      /**
+       * Folders whose files MCP clients connected over HTTP may ingest by path (symlinks resolved; relative paths
+       * are taken inside them). Empty (the default): over HTTP, `ingest` takes only URLs, so a remote client can
+       * never read the server's disk. Over stdio (the user's own machine) any path is accepted, as in the CLI.
+       */
+      ingestRoots: z.array(z.string()).default([]),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

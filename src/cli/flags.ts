@@ -56,6 +56,7 @@ export type AskFlags = SearchFlags &
   };
 export type ServeFlags = KbFlags & LlmFlags & { host?: string; port?: string; token?: string };
 export type DemoFlags = LlmFlags & { kb?: string; offline?: boolean };
+export type McpFlags = KbFlags & LlmFlags;
 export type DoctorFlags = KbFlags & LlmFlags & { json?: boolean };
 export type SourcesFlags = KbFlags & { json?: boolean };
 export type DeleteFlags = KbFlags & { json?: boolean };

@@ -6,6 +6,7 @@ import type {
   EvalFlags,
   IngestFlags,
   KbFlags,
+  McpFlags,
   SearchFlags,
   ServeFlags,
   TuneFlags,
@@ -200,6 +201,16 @@ export function buildProgram(): Command {
         ),
     ),
   ).action(async (flags: ServeFlags) => (await import('./serve.js')).serveCommand(flags));
+
+  llmOptions(
+    kbOptions(
+      program
+        .command('mcp')
+        .description(
+          'serve the knowledge base to an agent over MCP on stdio (Claude Desktop, Cursor, VS Code)',
+        ),
+    ),
+  ).action(async (flags: McpFlags) => (await import('./mcp.js')).mcpCommand(flags));
 
   llmOptions(
     kbOptions(
