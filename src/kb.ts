@@ -23,6 +23,7 @@ import {
   type SearchOptions,
   type SearchQuery,
 } from './retrieve/query.js';
+import { QueryAdapterSource } from './retrieve/query-adapter.js';
 import { type SearchPlan, searchStore } from './retrieve/search.js';
 import { type KbManifest, newManifest } from './store/manifest.js';
 import { FolderMediaStore, type MediaStore, mimeOfMedia, storedPictureReader } from './store/media-store.js';
@@ -69,6 +70,8 @@ export interface OpenKnowledgeBaseOptions extends ConfigInput, KnowledgeBasePart
 export class KnowledgeBase {
   private readonly planContext: PlanContext;
   private readonly gate: AnswerabilityGate;
+  /** The query adapter `mmrag tune` trains (docs/tuning.md): applied to text queries in CLIP space. */
+  readonly queryAdapter: QueryAdapterSource;
 
   private constructor(
     readonly config: Config,
@@ -86,6 +89,8 @@ export class KnowledgeBase {
     };
     const plan = (level: Level) => this.plan({ level, rerank: false });
     this.gate = new AnswerabilityGate({ store: parts.store, models, plan });
+    const expected = () => ({ embedModel: this.embedModel, dim: parts.store.dim });
+    this.queryAdapter = new QueryAdapterSource(dir, expected, () => parts.store.lockWrites());
   }
 
   static async open(options: OpenKnowledgeBaseOptions = {}): Promise<KnowledgeBase> {
@@ -109,6 +114,11 @@ export class KnowledgeBase {
       llm: languageModel,
       manifest,
     });
+  }
+
+  /** Where the items and vectors live (for tools that work on all of them: `mmrag tune`, exports). */
+  get store(): Store {
+    return this.parts.store;
   }
 
   /** The embedding model this knowledge base uses (absolute folder for local models). */
@@ -147,7 +157,9 @@ export class KnowledgeBase {
     const plan = await this.plan(options);
     const empty = { query: q.text ?? '', text: [], images: [], level: plan.level, mode: plan.mode };
     if (this.parts.store.dim === undefined) return empty;
-    const forms = await embedQuery(q, plan.level, this.models, this.config.ingest.maxImagePixels);
+    const adaptText =
+      options.adapter === false ? undefined : (v: Float32Array) => this.queryAdapter.adaptText(v);
+    const forms = await embedQuery(q, plan.level, this.models, this.config.ingest.maxImagePixels, adaptText);
     const hits = await searchStore(this.parts.store, forms, plan, (rel) => this.parts.media.path(rel));
     const judged = options.judge && forms.text && !q.image && !q.imageBytes;
     const answerability = judged ? await this.gate.judge(forms, plan) : undefined;

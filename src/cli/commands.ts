@@ -1,8 +1,9 @@
-import { MmragError } from '../errors.js';
+import { errorMessage, MmragError } from '../errors.js';
 import type { KnowledgeBase } from '../kb.js';
 import type { AskFlags, DeleteFlags, IngestFlags, SearchFlags, SourcesFlags } from './flags.js';
 import {
   displayPath,
+  formatAdapterLine,
   formatHits,
   formatPromptShown,
   formatSourceList,
@@ -167,6 +168,16 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
   });
 }
 
+/** The query adapter's line for `sources`; a broken adapter is shown, not fatal to the listing. */
+function adapterSummary(kb: KnowledgeBase): string | undefined {
+  try {
+    const info = kb.queryAdapter.info();
+    return info ? formatAdapterLine(info) : undefined;
+  } catch (err) {
+    return `unusable: ${errorMessage(err)}`;
+  }
+}
+
 export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
   if (!knowledgeBaseExists(flags)) {
     process.stdout.write(flags.json ? '[]\n' : `${formatSources([])}\n`);
@@ -176,7 +187,7 @@ export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
   await withKb(kb, async () => {
     const records = await kb.sources();
     if (flags.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else process.stdout.write(`${formatSources(records)}\n`);
+    else process.stdout.write(`${formatSources(records, adapterSummary(kb))}\n`);
   });
 }
 

@@ -26,6 +26,8 @@ export interface RetrievalFlags {
   where?: string;
   diversity?: string;
   rerank?: boolean;
+  /** false with --no-adapter: search without the query adapter `mmrag tune` trained. */
+  adapter?: boolean;
 }
 
 export interface LlmFlags {
@@ -68,3 +70,15 @@ export interface EvalFlags extends KbFlags {
   /** Comma-separated names from EVAL_PRESETS (default: one setting, "default", with no options). */
   settings?: string;
 }
+
+export type TuneFlags = KbFlags &
+  LlmFlags & {
+    pairs?: string;
+    eval?: string;
+    epochs?: string;
+    synthetic?: string;
+    rank?: string;
+    seed?: string;
+    reset?: boolean;
+    json?: boolean;
+  };

@@ -9,6 +9,7 @@ import type {
   McpFlags,
   SearchFlags,
   ServeFlags,
+  TuneFlags,
 } from './flags.js';
 
 // Only commander is loaded up front: every command imports what it needs when it runs, so --help is instant.
@@ -74,7 +75,8 @@ const retrievalOptions = (cmd: Command) =>
       'MMR in (0, 1]: lower is more diverse (near-duplicate frames stop filling the list)',
     )
     .option('--rerank', 'rerank the candidates with the configured reranker')
-    .option('--no-rerank', 'do not rerank, even when a reranker is configured');
+    .option('--no-rerank', 'do not rerank, even when a reranker is configured')
+    .option('--no-adapter', 'search without the query adapter `mmrag tune` trained (to compare)');
 const llmOptions = (cmd: Command) =>
   cmd
     .addOption(
@@ -238,6 +240,34 @@ export function buildProgram(): Command {
       'print {"k", "questions", "overall": {"recall@k", "mrr", "ndcg@10"}, "settings": [...]}',
     )
     .action(async (file: string, flags: EvalFlags) => (await import('./eval.js')).evalCommand(file, flags));
+
+  llmOptions(
+    kbOptions(
+      program
+        .command('tune')
+        .description(
+          'adapt query embeddings to your documents: train a small adapter on pairs from the knowledge base (see docs/tuning.md)',
+        ),
+    ),
+  )
+    .option(
+      '--pairs <file>',
+      'extra training pairs, JSONL: {"query", "item"} or {"query", "relevant": [...]}',
+    )
+    .option(
+      '--eval <file>',
+      'an eval questions file: its questions become pairs (held-out ones only measured)',
+    )
+    .option('--epochs <n>', 'passes over the training pairs at most (default 30; stops early)')
+    .option('--synthetic <n>', 'have the LLM write questions for n sampled chunks and pictures (cached)')
+    .option('--rank <r>', 'a low-rank adapter W = I + U V^T of rank r (default: a full matrix)')
+    .option(
+      '--seed <n>',
+      'seed of the held-out split and the training (default: the one the adapter in place used, else 1)',
+    )
+    .option('--reset', 'remove the adapter: searches use the model as it is')
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: TuneFlags) => (await import('./tune.js')).tuneCommand(flags));
 
   return program;
 }
