@@ -53,6 +53,38 @@ export const PROBE_QUESTIONS: readonly string[] = [
   'How do you say thank you in Finnish?',
 ];
 
+/** Words a full-text index ignores: they say nothing about what a question is about. */
+const STOPWORDS = new Set(
+  (
+    'a about above after again against all am an and any are as at be because been before being below between ' +
+    'both but by can could did do does doing down during each few for from further had has have having he her ' +
+    'here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not ' +
+    'now of off on once only or other our ours ourselves out over own same she should so some such than that the ' +
+    'their theirs them themselves then there these they this those through to too under until up very was we ' +
+    'were what when where which while who whom why will with would you your yours yourself yourselves tell much ' +
+    'many'
+  ).split(' '),
+);
+
+/** The words of a query that carry its meaning: lower-cased, stopwords left out, each once. */
+export function contentTerms(text: string): string[] {
+  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  return [...new Set(words.filter((w) => !STOPWORDS.has(w)))];
+}
+
+/**
+ * Evidence comparable between a one-word query and a long question: a BM25 score sums over the query's matching
+ * words, so a ten-word question that brushes against a corpus in two common words can outscore a single rare word
+ * that names exactly one document. Divided by the number of the query's content words, BM25 measures how much of
+ * the question the best match covers, weighted by how rare the covered words are.
+ */
+export function perTermEvidence(evidence: QueryEvidence, text: string): QueryEvidence {
+  const terms = Math.max(1, contentTerms(text).length);
+  const scale = (side: { vector?: number; bm25?: number }) =>
+    side.bm25 === undefined ? side : { ...side, bm25: side.bm25 / terms };
+  return { text: scale(evidence.text), image: scale(evidence.image) };
+}
+
 /** Per modality and signal, the score a question must exceed to count as evidence. */
 export type GateFloors = Answerability['floors'];
 
@@ -134,7 +166,7 @@ export interface GateDependencies {
 }
 
 interface StoredCalibration {
-  version: 1;
+  version: 2;
   /** Floors by calibration key (models, level and the live sources' versions). */
   floors: Record<string, GateFloors & { createdAt: string }>;
 }
@@ -168,7 +200,7 @@ export class AnswerabilityGate {
 
   /** Whether the documents can answer a query (its forms, as the plan searched them). */
   async judge(query: QueryForms, plan: SearchPlan): Promise<Answerability> {
-    const evidence = await bestEvidence(this.deps.store, query, plan);
+    const evidence = perTermEvidence(await bestEvidence(this.deps.store, query, plan), query.text ?? '');
     return judgeAnswerability(evidence, await this.floors(plan.level));
   }
 
@@ -190,7 +222,8 @@ export class AnswerabilityGate {
     const plan = { ...(await this.deps.plan(level)), where: undefined };
     const evidence: QueryEvidence[] = [];
     for (const probe of PROBE_QUESTIONS) {
-      evidence.push(await bestEvidence(store, await embedQuery({ text: probe }, level, models, 0), plan));
+      const forms = await embedQuery({ text: probe }, level, models, 0);
+      evidence.push(perTermEvidence(await bestEvidence(store, forms, plan), probe));
     }
     const floors = floorsFromProbes(evidence);
     const latest = await this.readStored();
@@ -198,7 +231,7 @@ export class AnswerabilityGate {
       .sort(([, a], [, b]) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, KEEP - 1);
     const next: StoredCalibration = {
-      version: 1,
+      version: 2,
       floors: { ...Object.fromEntries(kept), [key]: { ...floors, createdAt: new Date().toISOString() } },
     };
     await this.deps.store.writeText(CALIBRATION_FILE, `${JSON.stringify(next, null, 1)}\n`);
@@ -207,13 +240,13 @@ export class AnswerabilityGate {
 
   private async readStored(): Promise<StoredCalibration> {
     const text = await this.deps.store.readText(CALIBRATION_FILE);
-    if (!text) return { version: 1, floors: {} };
+    if (!text) return { version: 2, floors: {} };
     try {
       const parsed = JSON.parse(text) as StoredCalibration;
-      return parsed.version === 1 && parsed.floors ? parsed : { version: 1, floors: {} };
+      return parsed.version === 2 && parsed.floors ? parsed : { version: 2, floors: {} };
     } catch {
-      // A damaged calibration is recomputed, never fatal.
-      return { version: 1, floors: {} };
+      // A damaged (or older) calibration is recomputed, never fatal.
+      return { version: 2, floors: {} };
     }
   }
 }
