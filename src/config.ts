@@ -62,6 +62,11 @@ export const ConfigSchema = z.object({
           k: z.number().positive().default(60),
         })
         .prefault({}),
+      /**
+       * The answerability gate of `ask`: when nothing in the knowledge base is closer to a question than what
+       * unrelated probe questions get (docs/scoring.md), the model is not asked and the answer says so.
+       */
+      gate: z.boolean().default(true),
       /** How many candidates each ranking contributes before fusion, reranking and diversity. */
       candidates: z.number().int().min(1).default(50),
       /** MMR lambda in (0, 1]: lower means more diverse results; unset: off. */
@@ -117,6 +122,11 @@ export const ConfigSchema = z.object({
       apiKey: z.string().optional(),
       temperature: z.number().min(0).max(2).optional(),
       timeoutMs: z.number().int().positive().default(300_000),
+      /**
+       * The prompt `ask` sends: `mmrag` (numbered sources the answer cites, level-aware) or `reference` (the
+       * reference pipeline's prompt, exactly; docs/reference.md).
+       */
+      prompt: z.enum(['mmrag', 'reference']).default('mmrag'),
     })
     .prefault({}),
   ingest: z
@@ -194,6 +204,16 @@ export const ConfigSchema = z.object({
       language: z.string().optional(),
     })
     .prefault({}),
+  mcp: z
+    .object({
+      /**
+       * Folders whose files MCP clients connected over HTTP may ingest by path (symlinks resolved; relative paths
+       * are taken inside them). Empty (the default): over HTTP, `ingest` takes only URLs, so a remote client can
+       * never read the server's disk. Over stdio (the user's own machine) any path is accepted, as in the CLI.
+       */
+      ingestRoots: z.array(z.string()).default([]),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -253,7 +273,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Layer {
       provider: env.MMRAG_TRANSCRIBE || undefined,
       model: env.MMRAG_TRANSCRIBE_MODEL || undefined,
       url: env.MMRAG_TRANSCRIBE_URL || undefined,
-      apiKey: env.MMRAG_TRANSCRIBE_API_KEY || env.MMRAG_LLM_API_KEY || env.OPENAI_API_KEY || undefined,
+      // Never the LLM's key: a key goes only to the service it was issued for (OpenAI's, below, in resolveConfig).
+      apiKey: env.MMRAG_TRANSCRIBE_API_KEY || undefined,
     },
     llm: {
       provider: env.MMRAG_LLM || undefined,
@@ -310,7 +331,22 @@ export function resolveConfig(options: ResolveConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const file = readConfigFile(options.configPath ?? (env.MMRAG_CONFIG || undefined), cwd);
-  return parseConfig(mergeLayers(file, configFromEnv(env), (options.flags ?? {}) as Layer));
+  const config = parseConfig(mergeLayers(file, configFromEnv(env), (options.flags ?? {}) as Layer));
+  // OPENAI_API_KEY is OpenAI's: it goes to a transcription endpoint only when that endpoint is OpenAI's own.
+  if (!config.transcribe.apiKey && env.OPENAI_API_KEY && isOpenAiEndpoint(config.transcribe.url)) {
+    config.transcribe.apiKey = env.OPENAI_API_KEY;
+  }
+  return config;
+}
+
+/** Whether a base URL is OpenAI's API (unset: the default, which is OpenAI's). */
+function isOpenAiEndpoint(url: string | undefined): boolean {
+  if (!url) return true;
+  try {
+    return new URL(url).hostname === 'api.openai.com';
+  } catch {
+    return false;
+  }
 }
 
 /** A URL as it may be shown (credentials and query string hidden). */

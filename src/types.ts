@@ -41,6 +41,8 @@ export interface Picture {
   mime?: string;
   /** Where the loader found it (a path, URL or `data:` prefix), for messages only. */
   origin: string;
+  /** The local file it was read from (absolute), when it is one: the file then belongs to the document. */
+  file?: string;
   /**
    * The picture already decoded for embedding (RGB, at most EMBED_MAX_SIDE on the longer side), when the loader
    * had to decode it anyway: the pipeline then does not decode it a second time.
@@ -110,6 +112,17 @@ export interface Hit {
   description?: string;
   /** How each retriever scored this hit (present for hybrid, BM25 and reranked searches). */
   scores?: { vector?: number; bm25?: number; rerank?: number };
+  /**
+   * The score a person can read, with its kind: the reranker's, else that of the ranking that placed the hit
+   * highest (`score` may be a fused rank score, which only orders hits).
+   */
+  relevance?: Relevance;
+}
+
+/** A hit's readable score: a cosine, a softmax probability, a BM25 score, a reranker score, or a fused score. */
+export interface Relevance {
+  kind: 'cosine' | 'softmax' | 'bm25' | 'rerank' | 'fused';
+  value: number;
 }
 
 export interface SearchResult {
@@ -120,6 +133,23 @@ export interface SearchResult {
   level?: Level;
   /** How the lists were produced: `vector` (one scoring), `bm25`, or `hybrid` (fused). */
   mode?: 'vector' | 'bm25' | 'hybrid';
+  /** With `judge`: whether the documents can answer the query, and the evidence weighed. */
+  answerability?: Answerability;
+}
+
+/** The answerability gate's verdict on a query (`src/retrieve/gate.ts`). */
+export interface Answerability {
+  answerable: boolean;
+  /** Which evidence cleared its floor (empty when none did), e.g. `image.vector`, `text.bm25`. */
+  because: Array<`${'text' | 'image'}.${'vector' | 'bm25'}`>;
+  /** The best vector (cosine) and BM25 score per modality. */
+  evidence: { text: { vector?: number; bm25?: number }; image: { vector?: number; bm25?: number } };
+  /** The scores unrelated probe questions do not exceed in this knowledge base. */
+  floors: {
+    text: { vector: number; bm25: number };
+    image: { vector: number; bm25: number };
+    probes: number;
+  };
 }
 
 /** One ingested file, as `mmrag sources` lists it. */
@@ -135,4 +165,19 @@ export interface SourceRecord {
   imageItems: number;
   bytes: number;
   ingestedAt: number;
+  /**
+   * Local files the source took in as its own (a page's pictures): a folder walk does not ingest them again as
+   * sources of their own while this source is in the knowledge base.
+   */
+  includes?: string[];
+}
+
+/** What `mmrag doctor` and the API's stats say about a knowledge base. */
+export interface KbStats {
+  dir: string;
+  embedModel: string | undefined;
+  dim: number | undefined;
+  sources: number;
+  textItems: number;
+  imageItems: number;
 }

@@ -1,10 +1,19 @@
-import { MmragError } from '../errors.js';
+import { errorMessage, MmragError } from '../errors.js';
 import type { KnowledgeBase } from '../kb.js';
 import type { AskFlags, DeleteFlags, IngestFlags, SearchFlags, SourcesFlags } from './flags.js';
-import { displayPath, formatHits, formatSourceList, formatSources, formatSummary } from './format.js';
-import { openFromFlags, withKb } from './open.js';
+import {
+  displayPath,
+  formatAdapterLine,
+  formatHits,
+  formatPromptShown,
+  formatSourceList,
+  formatSources,
+  formatSummary,
+} from './format.js';
+import { knowledgeBaseExists, openFromFlags, withKb } from './open.js';
 import { searchOptionsFromFlags } from './options.js';
 import { ingestReporter } from './progress.js';
+import { printable } from './terminal.js';
 
 export async function ingestCommand(paths: string[], flags: IngestFlags): Promise<void> {
   const extra = {
@@ -48,7 +57,7 @@ export async function ingestCommand(paths: string[], flags: IngestFlags): Promis
       const failures = summary.outcomes.filter((o) => o.status === 'failed');
       if (failures.length > 0 && process.stderr.isTTY) {
         process.stderr.write(
-          `Failed:\n${failures.map((f) => `  ${displayPath(f.file)}: ${f.reason}`).join('\n')}\n`,
+          `Failed:\n${failures.map((f) => `  ${displayPath(f.file)}: ${printable(f.reason ?? '')}`).join('\n')}\n`,
         );
       }
     }
@@ -60,7 +69,7 @@ export async function searchCommand(query: string | undefined, flags: SearchFlag
   if (!query && !flags.image)
     throw new MmragError('Give a query, --image PATH, or both.', undefined, 'usage');
   const options = searchOptionsFromFlags(flags);
-  const kb = await openFromFlags(flags);
+  const kb = await openFromFlags(flags, {}, { mustExist: true });
   await withKb(kb, async () => {
     await requireContent(kb);
     const result = await kb.search({ text: query, image: flags.image }, options);
@@ -82,7 +91,10 @@ async function requireContent(kb: KnowledgeBase): Promise<void> {
 
 export async function askCommand(question: string, flags: AskFlags): Promise<void> {
   const options = searchOptionsFromFlags(flags);
-  const kb = await openFromFlags(flags);
+  if (flags.prompt !== undefined && flags.prompt !== 'mmrag' && flags.prompt !== 'reference') {
+    throw new MmragError(`--prompt is mmrag or reference, got "${flags.prompt}".`, undefined, 'usage');
+  }
+  const kb = await openFromFlags(flags, {}, { mustExist: true });
   await withKb(kb, async () => {
     await requireContent(kb);
     const controller = new AbortController();
@@ -93,34 +105,61 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
       { text: question, image: flags.image },
       {
         ...options,
+        ...(flags.prompt ? { prompt: flags.prompt as 'mmrag' | 'reference' } : {}),
+        ...(flags.gate === false ? { gate: false } : {}),
         signal: controller.signal,
+        onRetrieved:
+          flags.showPrompt && !flags.json
+            ? (retrieved) => {
+                process.stdout.write(formatPromptShown(retrieved));
+              }
+            : undefined,
         onToken: flags.json
           ? undefined
           : (piece) => {
               streamed = true;
-              process.stdout.write(piece);
+              process.stdout.write(printable(piece, { multiline: true }));
             },
       },
     );
     process.off('SIGINT', onSignal);
     if (flags.json) {
-      process.stdout.write(
-        `${JSON.stringify({ answer: result.answer, sources: result.sources, model: result.model, level: result.level, citations: result.citations, error: result.error }, null, 2)}\n`,
-      );
+      const { answer, answerable, answerability, sources, model, level, citations, error, prompt, attached } =
+        result;
+      const shown = {
+        answer,
+        answerable,
+        sources,
+        model,
+        level,
+        citations,
+        error,
+        prompt,
+        attached,
+        answerability,
+      };
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     } else {
       if (streamed) process.stdout.write('\n');
+      // An answer nobody streamed: the documents do not say (the model was not asked).
+      else if (result.answer) process.stdout.write(`${printable(result.answer, { multiline: true })}\n`);
       if (result.error) {
-        process.stderr.write(`${streamed ? '\n' : ''}${result.error.message}\n`);
-        if (result.error.hint) process.stderr.write(`  ${result.error.hint}\n`);
+        process.stderr.write(
+          `${streamed ? '\n' : ''}${printable(result.error.message, { multiline: true })}\n`,
+        );
+        if (result.error.hint)
+          process.stderr.write(`  ${printable(result.error.hint, { multiline: true })}\n`);
       }
       const lines = formatSourceList(result.sources, result.citations);
       if (lines.length === 0) process.stdout.write('\nNo sources passed the thresholds.\n');
       else {
-        const heading = result.answer
-          ? result.citations.length > 0
-            ? 'Sources cited'
-            : 'Sources'
-          : 'Retrieved sources';
+        const heading = !result.answerable
+          ? 'Closest sources'
+          : result.answer
+            ? result.citations.length > 0
+              ? 'Sources cited'
+              : 'Sources'
+            : 'Retrieved sources';
         process.stdout.write(`\n${heading}:\n${lines.join('\n')}\n`);
       }
     }
@@ -129,17 +168,31 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
   });
 }
 
+/** The query adapter's line for `sources`; a broken adapter is shown, not fatal to the listing. */
+function adapterSummary(kb: KnowledgeBase): string | undefined {
+  try {
+    const info = kb.queryAdapter.info();
+    return info ? formatAdapterLine(info) : undefined;
+  } catch (err) {
+    return `unusable: ${errorMessage(err)}`;
+  }
+}
+
 export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
+  if (!knowledgeBaseExists(flags)) {
+    process.stdout.write(flags.json ? '[]\n' : `${formatSources([])}\n`);
+    return;
+  }
   const kb = await openFromFlags(flags);
   await withKb(kb, async () => {
     const records = await kb.sources();
     if (flags.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else process.stdout.write(`${formatSources(records)}\n`);
+    else process.stdout.write(`${formatSources(records, adapterSummary(kb))}\n`);
   });
 }
 
 export async function deleteCommand(source: string, flags: DeleteFlags): Promise<void> {
-  const kb = await openFromFlags(flags);
+  const kb = await openFromFlags(flags, {}, { mustExist: true });
   await withKb(kb, async () => {
     const removed = await kb.delete(source);
     if (flags.json) process.stdout.write(`${JSON.stringify({ source, removed })}\n`);

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, DEFAULT_EMBED_MODEL, resolveConfig } from '../config.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, MmragError } from '../errors.js';
+import { displayUrl, redact } from '../redact.js';
 import type { DoctorFlags } from './flags.js';
-import { displayPath } from './format.js';
+import { displayPath, formatAdapterLine } from './format.js';
 import { configFromFlags } from './options.js';
 
 export interface Check {
@@ -34,6 +35,29 @@ async function checkKb(config: Config): Promise<Check> {
     };
   } catch (err) {
     return { name: 'knowledge base', ok: false, detail: errorMessage(err), hint: 'See the message above.' };
+  }
+}
+
+/** The query adapter `mmrag tune` trained: none, its figures, or why searches refuse it. */
+async function checkAdapter(config: Config): Promise<Check | undefined> {
+  const metaPath = join(config.kb, 'kb.json');
+  if (!existsSync(metaPath)) return undefined;
+  const { readAdapter } = await import('../retrieve/query-adapter.js');
+  try {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { embedModel: string; dim?: number };
+    const adapter = readAdapter(config.kb, { embedModel: meta.embedModel, dim: meta.dim });
+    return {
+      name: 'query adapter',
+      ok: true,
+      detail: adapter ? formatAdapterLine(adapter.info) : 'none (`mmrag tune` trains one on your documents)',
+    };
+  } catch (err) {
+    return {
+      name: 'query adapter',
+      ok: false,
+      detail: errorMessage(err),
+      hint: err instanceof MmragError ? err.hint : undefined,
+    };
   }
 }
 
@@ -79,7 +103,7 @@ async function checkLlm(config: Config): Promise<Check> {
     return {
       name: 'answering model',
       ok: Boolean(config.llm.url || config.llm.apiKey),
-      detail: `OpenAI-compatible at ${config.llm.url ?? 'https://api.openai.com/v1'}${config.llm.apiKey ? ', key set' : ', no key'}`,
+      detail: `OpenAI-compatible at ${displayUrl(config.llm.url ?? 'https://api.openai.com/v1')}${config.llm.apiKey ? ', key set' : ', no key'}`,
       hint: 'Set MMRAG_LLM_API_KEY (or OPENAI_API_KEY), or --llm-url for a local server.',
     };
   }
@@ -90,7 +114,7 @@ async function checkLlm(config: Config): Promise<Check> {
       name: 'answering model',
       ok: provider === 'auto',
       optional: provider === 'auto',
-      detail: `Ollama does not answer at ${url}${provider === 'auto' ? ': ask will show the sources without an answer' : ''}`,
+      detail: `Ollama does not answer at ${displayUrl(url)}${provider === 'auto' ? ': ask will show the sources without an answer' : ''}`,
       hint: `Start Ollama (ollama serve) and pull a vision model: ollama pull ${model}`,
     };
   }
@@ -102,11 +126,15 @@ async function checkLlm(config: Config): Promise<Check> {
     return {
       name: 'answering model',
       ok: pulled,
-      detail: `Ollama at ${url}; ${pulled ? `${model} is pulled` : `${model} is not pulled (have: ${names.join(', ') || 'none'})`}`,
+      detail: `Ollama at ${displayUrl(url)}; ${pulled ? `${model} is pulled` : `${model} is not pulled (have: ${names.join(', ') || 'none'})`}`,
       hint: `ollama pull ${model}`,
     };
   } catch (err) {
-    return { name: 'answering model', ok: false, detail: `Ollama at ${url}: ${errorMessage(err)}` };
+    return {
+      name: 'answering model',
+      ok: false,
+      detail: `Ollama at ${displayUrl(url)}: ${redact(errorMessage(err))}`,
+    };
   }
 }
 
@@ -143,6 +171,8 @@ export async function runChecks(config: Config): Promise<Check[]> {
   ];
   // Sequential: model loading uses Transformers.js's global settings.
   checks.push(await checkKb(config));
+  const adapter = await checkAdapter(config);
+  if (adapter) checks.push(adapter);
   checks.push(await checkModel(config));
   checks.push(await checkLlm(config));
   checks.push(await checkFfmpeg());

@@ -18,6 +18,13 @@ function number(flag: string, value: string | undefined, integer = false): numbe
 
 /** The configuration layer the flags give (highest precedence). */
 export function configFromFlags(flags: KbFlags & LlmFlags): ConfigInput {
+  if (flags.kb !== undefined && (flags.kb.startsWith('-') || flags.kb.trim() === '')) {
+    throw new MmragError(
+      `--kb needs a folder, got "${flags.kb}".`,
+      'Give the knowledge base folder after --kb (e.g. --kb ./notes-kb), or leave --kb out for ./.mmrag.',
+      'usage',
+    );
+  }
   return {
     kb: flags.kb,
     embed: {
@@ -59,6 +66,7 @@ export function searchOptionsFromFlags(flags: RetrievalFlags): SearchOptions {
     where: flags.where,
     diversity,
     rerank: flags.rerank,
+    adapter: flags.adapter,
     text: {
       k: number('text-k', flags.textK, true),
       threshold: number('text-threshold', flags.textThreshold),

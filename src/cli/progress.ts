@@ -1,5 +1,6 @@
 import type { FileOutcome, IngestEvent } from '../ingest/pipeline.js';
 import { displayPath } from './format.js';
+import { printable } from './terminal.js';
 
 function outcomeLine(o: FileOutcome): string {
   const file = displayPath(o.file);
@@ -9,9 +10,9 @@ function outcomeLine(o: FileOutcome): string {
     case 'unchanged':
       return `  = ${file}: unchanged`;
     case 'skipped':
-      return `  - ${file}: skipped, ${o.reason}`;
+      return `  - ${file}: skipped, ${printable(o.reason ?? '')}`;
     case 'failed':
-      return `  ✗ ${file}: ${o.reason}`;
+      return `  ✗ ${file}: ${printable(o.reason ?? '')}`;
   }
 }
 
@@ -36,7 +37,7 @@ export async function ingestReporter(mode: { json: boolean; stream: NodeJS.Write
         if (event.kind === 'walked') stream.write(`Ingesting ${event.files} files\n`);
         if (event.kind === 'file-done') {
           stream.write(`${outcomeLine(event.outcome)}\n`);
-          for (const w of event.outcome.warnings) stream.write(`    warning: ${w}\n`);
+          for (const w of event.outcome.warnings) stream.write(`    warning: ${printable(w)}\n`);
         }
       },
       stop() {},
@@ -69,7 +70,7 @@ export async function ingestReporter(mode: { json: boolean; stream: NodeJS.Write
         if (o.status === 'failed' || o.status === 'skipped' || o.warnings.length > 0) {
           bar.stop();
           stream.write(`${outcomeLine(o)}\n`);
-          for (const w of o.warnings) stream.write(`    warning: ${w}\n`);
+          for (const w of o.warnings) stream.write(`    warning: ${printable(w)}\n`);
           bar.start(bar.getTotal(), done, { items, file: '' });
         } else {
           bar.update(done, { items });

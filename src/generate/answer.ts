@@ -1,8 +1,8 @@
 import type { Config } from '../config.js';
 import { errorMessage, MmragError } from '../errors.js';
-import type { Hit, Level, SearchResult } from '../types.js';
+import type { Answerability, Hit, Level, SearchResult } from '../types.js';
 import type { ChatImage, LanguageModel } from './llm.js';
-import { buildReferencePrompt } from './prompt.js';
+import { buildPrompt, type PromptStyle } from './prompt.js';
 
 /** How to answer one question (the facade's `AskOptions` adds the search options). */
 export interface AnswerOptions {
@@ -15,6 +15,33 @@ export interface AnswerOptions {
   llmConfig?: Partial<Config['llm']>;
   /** The conversation so far, oldest first: it goes before the question so follow-ups make sense. */
   history?: Array<{ role: 'user' | 'assistant'; content: string }>;
+  /** `mmrag` (numbered sources the answer cites) or `reference` (the reference pipeline's prompt, exactly). */
+  prompt?: PromptStyle;
+  /** The answerability gate (default: the `search.gate` setting, on): false asks the model whatever was found. */
+  gate?: boolean;
+  /**
+   * Called once retrieval is done and the prompt built, before the model is asked: the sources can be shown
+   * while the answer is still to come, and the exact prompt with them.
+   */
+  onRetrieved?: (retrieved: Retrieved) => void;
+}
+
+/** What retrieval found for a question, and the message made of it. */
+export interface Retrieved {
+  sources: Hit[];
+  prompt: string;
+  attached: AttachedPicture[];
+  level: Level;
+  /** Whether a model will be asked (false: no model; the sources are the answer). */
+  willAnswer: boolean;
+}
+
+/** A picture attached to the message, in the order the model received them. */
+export interface AttachedPicture {
+  /** The item it is the picture of. */
+  id: string;
+  /** The stored copy's path (what the prompt's Image Path names). */
+  path: string;
 }
 
 /** Why there is no answer (no model reachable, or the model failed). */
@@ -34,11 +61,25 @@ export interface AskResult {
   citations: number[];
   /** `provider/model`, or null when no model answered. */
   model: string | null;
+  /** The text the model was sent (or would have been sent), exactly. */
   prompt: string;
+  /** The pictures attached to that message, in order (none at level 1). */
+  attached: AttachedPicture[];
   /** The level that answered (1: no pictures were shown to the model). */
   level: Level;
+  /**
+   * Whether the documents can answer the question. False: the answerability gate found nothing close enough,
+   * the model was not asked, `answer` says the documents do not say, and `sources` are the closest ones.
+   */
+  answerable: boolean;
+  /** What the gate weighed, when it ran (`--no-gate` turns it off). */
+  answerability?: Answerability;
   error?: AskError;
 }
+
+/** What `ask` answers when the documents do not hold the answer (the model is not asked). */
+export const NOT_IN_DOCUMENTS =
+  'Your documents do not seem to say: nothing in the knowledge base is close enough to this question. The closest sources are listed below.';
 
 /** The numbers `[n]` an answer cites, in order of first appearance, limited to valid source numbers. */
 export function citedNumbers(answer: string, sourceCount: number): number[] {
@@ -102,9 +143,13 @@ export interface AnswerRequest {
   found: SearchResult;
   /** The model, or the reason there is none. */
   model: { llm: LanguageModel } | { llm: undefined; error: AskError };
+  /** The answerability gate's verdict; when not answerable, the model is not asked. */
+  answerability?: Answerability;
   /** Reads a hit's stored picture (pictures go to the model at levels 2 and 3). */
   readPicture: (hit: Hit) => Promise<ChatImage | undefined>;
   history?: AnswerOptions['history'];
+  prompt?: PromptStyle;
+  onRetrieved?: AnswerOptions['onRetrieved'];
   temperature?: number;
   signal?: AbortSignal;
   onToken?: (text: string) => void;
@@ -118,19 +163,38 @@ export async function answerFromHits(request: AnswerRequest): Promise<AskResult>
   const { found, question } = request;
   const sources = [...found.text, ...found.images];
   const level = found.level ?? 3;
-  const prompt = buildReferencePrompt(question, found.text, found.images, { level });
-  const result: AskResult = { question, answer: null, sources, citations: [], model: null, prompt, level };
+  const prompt = buildPrompt(request.prompt ?? 'mmrag', question, found.text, found.images, level);
+  const result: AskResult = {
+    question,
+    answer: null,
+    sources,
+    citations: [],
+    model: null,
+    prompt,
+    attached: [],
+    level,
+    answerable: request.answerability?.answerable ?? true,
+    ...(request.answerability ? { answerability: request.answerability } : {}),
+  };
+  const asking = request.model.llm !== undefined && result.answerable;
+  const images: ChatImage[] = [];
+  // Level 1 translates pictures to text: the model sees their captions, never the pictures.
+  for (const hit of level === 1 ? [] : found.images) {
+    const image = await request.readPicture(hit);
+    if (!image) continue;
+    images.push(image);
+    result.attached.push({ id: hit.id, path: hit.image ?? '' });
+  }
+  request.onRetrieved?.({ sources, prompt, attached: result.attached, level, willAnswer: asking });
+  if (!result.answerable) {
+    result.answer = NOT_IN_DOCUMENTS;
+    return result;
+  }
   if (!request.model.llm) {
     result.error = request.model.error;
     return result;
   }
   const llm = request.model.llm;
-  const images: ChatImage[] = [];
-  // Level 1 translates pictures to text: the model sees their captions, never the pictures.
-  for (const hit of level === 1 ? [] : found.images) {
-    const image = await request.readPicture(hit);
-    if (image) images.push(image);
-  }
   let answer = '';
   try {
     for await (const piece of llm.stream({

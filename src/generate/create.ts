@@ -25,7 +25,10 @@ export async function probeOllama(url: string, timeoutMs = PROBE_TIMEOUT_MS): Pr
  * The configured chat model, or undefined when there is none: provider `none`, or `auto` with no Ollama
  * answering (then `ask` returns the sources only). `auto` probes `${url}/api/version` (1.5 s).
  */
-export async function createLanguageModel(llm: Config['llm']): Promise<LanguageModel | undefined> {
+/** What choosing and reaching a chat model needs of the `llm` settings. */
+export type LlmSettings = Omit<Config['llm'], 'prompt'>;
+
+export async function createLanguageModel(llm: LlmSettings): Promise<LanguageModel | undefined> {
   const common = {
     timeoutMs: llm.timeoutMs,
     ...(llm.temperature === undefined ? {} : { temperature: llm.temperature }),

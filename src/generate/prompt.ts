@@ -100,6 +100,55 @@ export function buildReferencePrompt(
 }
 
 /**
+ * The reference pipeline's `construct_prompt`, character for character: Markdown-bold labels, two spaces after
+ * `Section:**` and `Image Path:**`, every block followed by a blank line, and the f-string's four-space indent
+ * before the two contexts and the instruction (the reference wrote its template indented inside a function).
+ * Its hits are unnumbered, so an answer to it cites nothing; `Image Path` is the stored picture's path.
+ */
+export function buildExactReferencePrompt(
+  question: string,
+  textHits: readonly Hit[],
+  imageHits: readonly Hit[],
+): string {
+  let textContext = '';
+  for (const hit of textHits) {
+    textContext += `**Article title:** ${hit.title}\n`;
+    textContext += `**Section:**  ${hit.section}\n`;
+    textContext += `**Snippet:** ${hit.text ?? ''}\n\n`;
+  }
+  let imageContext = '';
+  for (const hit of imageHits) {
+    imageContext += `**Article title:** ${hit.title}\n`;
+    imageContext += `**Section:**  ${hit.section}\n`;
+    imageContext += `**Image Path:**  ${hit.image ?? hit.source}\n`;
+    imageContext += `**Image Caption:** ${hit.caption ?? ''}\n\n`;
+  }
+  return (
+    `Given the query "${question}" and the following relevant snippets:\n\n` +
+    `    ${textContext}\n` +
+    `    ${imageContext}\n\n` +
+    '    Please provide a concise and accurate answer to the query, incorporating relevant information from the provided snippets where possible.\n\n' +
+    '    '
+  );
+}
+
+/** Which prompt `ask` sends: mmrag's (numbered sources to cite, level-aware) or the reference's, exactly. */
+export type PromptStyle = 'mmrag' | 'reference';
+
+/** The prompt of the given style for these hits. */
+export function buildPrompt(
+  style: PromptStyle,
+  question: string,
+  textHits: readonly Hit[],
+  imageHits: readonly Hit[],
+  level: 1 | 2 | 3,
+): string {
+  return style === 'reference'
+    ? buildExactReferencePrompt(question, textHits, imageHits)
+    : buildReferencePrompt(question, textHits, imageHits, { level });
+}
+
+/**
  * One line of a source list: `[3] Traffic signs, Stop - /path/page.html (page 4)`.
  * Title and section are joined with `, ` (empty ones left out); the location is added in parentheses.
  */

@@ -158,7 +158,7 @@ async function readPicture(paths: string[], maxBytes: number, localRoot?: string
     if (info.size > maxBytes) throw tooLarge(path, info.size, maxBytes);
     const bytes = new Uint8Array(await readFile(path));
     if (bytes.byteLength > maxBytes) throw tooLarge(path, bytes.byteLength, maxBytes);
-    return asPicture(bytes, path);
+    return { ...asPicture(bytes, path), file: resolve(path) };
   }
   if (localRoot) {
     throw new MmragError(

@@ -57,9 +57,33 @@ export interface IngestSummary {
   imageItems: number;
   seconds: number;
   byType: Partial<Record<SourceType | 'unknown', TypeCounts>>;
+  /** Problems that did not stop a file (their messages are in each outcome's `warnings`). */
+  warnings: WarningCounts;
   outcomes: FileOutcome[];
   /** Sources removed because their files are gone (`--prune`). */
   pruned?: string[];
+}
+
+/** How many warnings a run had, and how many of them were pictures that could not be had or network failures. */
+export interface WarningCounts {
+  total: number;
+  /** Pictures a document refers to that were left out (missing, unreadable, not fetched). */
+  pictures: number;
+  /** Warnings caused by the network (offline, a name that does not resolve, a refused connection). */
+  network: number;
+}
+
+const PICTURE_WARNING = /^picture |: image "|\bpicture\b.*\bskipped\b/i;
+const NETWORK_WARNING =
+  /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|fetch failed|network|timed out|did not answer|remote fetching is off/i;
+
+/** Count one outcome's warnings into `counts` (pure: classified by what the message says). */
+export function countWarnings(counts: WarningCounts, warnings: readonly string[]): void {
+  for (const warning of warnings) {
+    counts.total++;
+    if (PICTURE_WARNING.test(warning)) counts.pictures++;
+    if (NETWORK_WARNING.test(warning)) counts.network++;
+  }
 }
 
 export interface IngestDependencies {
@@ -195,19 +219,24 @@ function draftsHash(drafts: ItemDraft[]): string {
   return hash.digest('hex');
 }
 
-/** What the files of one run share while being prepared: the parsing workers and the decoded-pixel budget. */
-interface RunParts {
+/** What the files of one run share while they are prepared. */
+interface RunState {
+  enrichers: Enrichers;
+  /** Local files that a source took in as its own (its pictures), and that source. */
+  owners: Map<string, string>;
+  /** The worker threads that parse files. */
   parser: ParsePool;
+  /** Decoded pictures held for the model, within a budget. */
   held: HeldPictures;
 }
 
 async function prepare(
   file: { path: string; explicit: boolean },
   deps: IngestDependencies,
-  enrichers: Enrichers,
-  run: RunParts,
+  run: RunState,
   signal?: AbortSignal,
 ): Promise<Prepared> {
+  const { enrichers } = run;
   const outcome = emptyOutcome(file.path);
   const prepared: Prepared = {
     outcome,
@@ -217,6 +246,8 @@ async function prepare(
     descriptions: new Map(),
   };
   if (isUrl(file.path)) return prepareUrl(file.path, prepared, deps, enrichers, run, signal);
+  const owner = file.explicit ? undefined : run.owners.get(file.path);
+  if (owner !== undefined) return skipOwnedPicture(file.path, owner, prepared, deps);
   try {
     const info = await stat(file.path);
     if (info.size > deps.config.ingest.maxFileBytes) {
@@ -276,10 +307,32 @@ async function prepare(
       },
       run.held,
     );
+    for (const included of prepared.record?.includes ?? []) run.owners.set(included, file.path);
   } catch (err) {
     outcome.status = 'failed';
     outcome.reason = errorMessage(err);
   }
+  return prepared;
+}
+
+/**
+ * A picture file that a document refers to belongs to that document (the usual layout of a static site: a page
+ * and its `img/` folder), so a folder walk does not add it a second time on its own. A copy ingested on its own
+ * before (by an earlier run) is removed: one picture, one item, with the document's caption.
+ */
+async function skipOwnedPicture(
+  path: string,
+  owner: string,
+  prepared: Prepared,
+  deps: IngestDependencies,
+): Promise<Prepared> {
+  const standalone = await deps.store.getSource(path);
+  if (standalone) await deps.store.deleteSources([path]);
+  Object.assign(prepared.outcome, {
+    status: 'skipped',
+    type: 'image',
+    reason: `a picture of ${owner}, ingested with it${standalone ? ' (its copy ingested on its own was removed)' : ''}`,
+  });
   return prepared;
 }
 
@@ -289,7 +342,7 @@ async function prepareUrl(
   prepared: Prepared,
   deps: IngestDependencies,
   enrichers: Enrichers,
-  run: RunParts,
+  run: RunState,
   signal?: AbortSignal,
 ): Promise<Prepared> {
   const outcome = prepared.outcome;
@@ -381,6 +434,9 @@ async function acceptDrafts(
     imageItems: kept.length - textItems,
   });
   if (kept.length === 0) outcome.warnings.push('no text or pictures found');
+  const includes = [
+    ...new Set(kept.flatMap((d) => (d.modality === 'image' && d.picture.file ? [d.picture.file] : []))),
+  ].sort();
   prepared.record = {
     ...source,
     version: newVersion(),
@@ -388,6 +444,7 @@ async function acceptDrafts(
     textItems,
     imageItems: kept.length - textItems,
     ingestedAt: Date.now(),
+    ...(includes.length > 0 ? { includes } : {}),
   };
 }
 
@@ -455,6 +512,7 @@ async function embedBatch(
 
 function tally(summary: IngestSummary, outcome: FileOutcome): void {
   summary.outcomes.push(outcome);
+  countWarnings(summary.warnings, outcome.warnings);
   summary[outcome.status]++;
   const key = outcome.type ?? 'unknown';
   const counts = summary.byType[key] ?? { ingested: 0, unchanged: 0, skipped: 0, failed: 0, items: 0 };
@@ -491,6 +549,7 @@ export async function ingestPaths(
     imageItems: 0,
     seconds: 0,
     byType: {},
+    warnings: { total: 0, pictures: 0, network: 0 },
     outcomes: [],
   };
 
@@ -509,8 +568,18 @@ export async function ingestPaths(
   )) {
     files.push(f);
   }
+  // Pictures found by walking a folder come last, once every document of the run has been read: a picture a
+  // document refers to is then known to belong to it.
+  const isStandalonePicture = (f: { path: string; explicit: boolean }) =>
+    !f.explicit && !isUrl(f.path) && deps.loaders.typeOfName(f.path) === 'image';
+  files.sort((a, b) => Number(isStandalonePicture(a)) - Number(isStandalonePicture(b)));
+  const owners = new Map<string, string>();
+  for (const record of await deps.store.listSources())
+    for (const included of record.includes ?? []) owners.set(included, record.source);
   const enrichers = await createEnrichers(deps.config);
-  const run: RunParts = {
+  const run: RunState = {
+    enrichers,
+    owners,
     parser: new ParsePool({
       memoryMb: deps.config.ingest.maxParseMemoryMb,
       timeoutMs: deps.config.ingest.maxParseSeconds * 1000,
@@ -551,16 +620,21 @@ export async function ingestPaths(
   // Files are prepared a few ahead of the model; each is awaited in order.
   const queue: Array<{ promise: Promise<Prepared>; index: number; settled: boolean }> = [];
   let next = 0;
+  let documentsInFlight = 0;
   const fill = () => {
     while (queue.length < LOOKAHEAD && next < files.length) {
       const file = files[next]!;
+      const picture = isStandalonePicture(file);
+      if (picture && documentsInFlight > 0) break;
+      if (!picture) documentsInFlight++;
       const entry = {
-        promise: prepare(file, deps, enrichers, run, options.signal),
+        promise: prepare(file, deps, run, options.signal),
         index: index++,
         settled: false,
       };
       entry.promise.then(() => {
         entry.settled = true;
+        if (!picture) documentsInFlight--;
       });
       emit({ kind: 'file-start', file: file.path, index: entry.index });
       queue.push(entry);

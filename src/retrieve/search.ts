@@ -3,10 +3,17 @@ import type { Store, VectorColumn, VectorSet } from '../store/store.js';
 import { textForm } from '../text-form.js';
 import type { Hit, Level, Modality, StoredItem } from '../types.js';
 import { dot, dotAll } from '../vector/dot.js';
-import { cosineSearch, type Scored, softmaxSearch, vectorNorm } from '../vector/similarity.js';
+import {
+  cosineSearch,
+  type Scored,
+  softmaxNormaliser,
+  softmaxSearch,
+  vectorNorm,
+} from '../vector/similarity.js';
 
 import { reciprocalRankFusion } from './fusion.js';
 import { maximalMarginalRelevance } from './mmr.js';
+import { type Evidence, relevanceOf } from './relevance.js';
 import type { Reranker } from './rerank.js';
 
 export type Scoring = Config['search']['scoring'];
@@ -19,6 +26,11 @@ export interface ModalityParams {
   threshold: number;
   /** Softmax temperature (ignored by cosine scoring). */
   temperature: number;
+  /**
+   * The threshold was set for this query (not the configured default): it then holds in every mode, for hits
+   * that only BM25 found too (their vector score is computed and they are dropped under it).
+   */
+  thresholdSet?: boolean;
 }
 
 /** Everything that decides how one query is answered. */
@@ -69,7 +81,13 @@ interface Ranked {
 }
 
 interface ModalityResult {
-  hits: Array<{ id: string; score: number; scores: NonNullable<Hit['scores']> }>;
+  hits: Array<{
+    id: string;
+    score: number;
+    scores: NonNullable<Hit['scores']>;
+    /** The ranking that placed this hit highest: the evidence its readable score shows. */
+    evidence?: Evidence;
+  }>;
   /** Raw dot product of the primary vector ranking, by id. */
   similarity: Map<string, number>;
 }
@@ -83,6 +101,8 @@ export interface VectorRanking {
   method: VectorSearchMethod;
   dot(id: string): number | undefined;
   vector(id: string): Float32Array | undefined;
+  /** The score thresholds apply to (cosine, or softmax probability over all rows) for a raw dot product. */
+  scoreOfDot(dot: number): number;
 }
 
 export type VectorSearchListener = (use: {
@@ -134,6 +154,7 @@ function exactRanking(
   return {
     ranked: scored.map((s) => ({ id: set.ids[rows ? rows[s.index]! : s.index]!, score: s.score })),
     method: 'exact',
+    scoreOfDot: scoring === 'softmax' ? softmaxOfDot(sims, params.temperature) : cosineOfDot(query),
     dot: (id) => {
       const row = rowOf().get(id);
       return row === undefined ? undefined : dots[row];
@@ -174,6 +195,7 @@ export async function rankVectors(
           .map((id, i) => ({ id, score: hits.dots[i]! * inverse }))
           .filter((r) => Math.fround(r.score) >= minimum),
         method: 'ann',
+        scoreOfDot: cosineOfDot(query),
         dot: (id) => {
           const i = at.get(id);
           return i === undefined ? undefined : hits.dots[i];
@@ -203,10 +225,10 @@ async function searchModality(
   const allowed = plan.where
     ? new Set((await store.scanItems(modality)).filter(plan.where).map((i) => i.id))
     : undefined;
+  // Pictures are over-fetched so that, once copies of one stored picture are merged (searchStore), k remain.
+  const keep = modality === 'image' ? params.k * 2 : params.k;
   const limit =
-    plan.mode === 'vector' && !plan.reranker && !plan.diversity
-      ? params.k
-      : Math.max(plan.candidates, params.k);
+    plan.mode === 'vector' && !plan.reranker && !plan.diversity ? keep : Math.max(plan.candidates, keep);
 
   const lists: Array<{ ids: string[]; weight: number }> = [];
   const perRanker: { vector: Map<string, number>; bm25: Map<string, number> } = {
@@ -267,9 +289,17 @@ async function searchModality(
     if (perRanker.bm25.has(id)) s.bm25 = perRanker.bm25.get(id)!;
     return s;
   };
+  const rankIn = {
+    vector: new Map([...perRanker.vector.keys()].map((id, i) => [id, i])),
+    bm25: new Map([...perRanker.bm25.keys()].map((id, i) => [id, i])),
+  };
+  const evidenceOf = (id: string): Evidence =>
+    (rankIn.bm25.get(id) ?? Number.POSITIVE_INFINITY) < (rankIn.vector.get(id) ?? Number.POSITIVE_INFINITY)
+      ? 'bm25'
+      : 'vector';
 
   if (plan.reranker && query.text && ordered.length > 0) {
-    const pool = ordered.slice(0, Math.max(plan.candidates, params.k));
+    const pool = ordered.slice(0, Math.max(plan.candidates, keep));
     const items = await store.getItems(pool.map((r) => r.id));
     const byId = new Map(items.map((i) => [i.id, i]));
     const documents = pool.map((r) => {
@@ -284,12 +314,19 @@ async function searchModality(
       id: r.id,
       score: r.score,
       scores: { ...scoresOf(r.id), rerank: r.score },
+      evidence: evidenceOf(r.id),
     }));
   } else {
-    result.hits = ordered.map((r) => ({ id: r.id, score: r.score, scores: scoresOf(r.id) }));
+    result.hits = ordered.map((r) => ({
+      id: r.id,
+      score: r.score,
+      scores: scoresOf(r.id),
+      evidence: evidenceOf(r.id),
+    }));
   }
 
-  // Items the ANN ranking did not return (BM25 hits) have no vector at hand yet: fetch those few.
+  // Every hit gets its vector score: a BM25 hit the vector ranking did not return has it computed here (its
+  // vector fetched when the ANN index answered). A threshold set for this query then holds in every mode.
   const vectorOf = new Map<string, Float32Array>();
   const withVectors = async (ids: string[]) => {
     if (!primary || !primaryQuery) return;
@@ -303,6 +340,22 @@ async function searchModality(
       for (const [id, v] of await store.vectorsOf(missing, column)) vectorOf.set(id, v);
     }
   };
+  const dotOfHit = (id: string) => primary?.dot(id) ?? dotOf(vectorOf.get(id), primaryQuery!);
+  if (primary && primaryQuery) {
+    const considered = result.hits.slice(0, Math.max(plan.candidates, keep));
+    await withVectors(considered.filter((h) => h.scores.vector === undefined).map((h) => h.id));
+    for (const hit of considered) {
+      if (hit.scores.vector !== undefined) continue;
+      const dot = dotOfHit(hit.id);
+      if (dot !== undefined) hit.scores.vector = primary.scoreOfDot(dot);
+    }
+    if (params.thresholdSet && plan.mode !== 'vector') {
+      const minimum = Math.fround(params.threshold);
+      result.hits = considered.filter(
+        (h) => h.scores.vector !== undefined && Math.fround(h.scores.vector) >= minimum,
+      );
+    }
+  }
   if (plan.diversity !== undefined && result.hits.length > params.k && primary) {
     await withVectors(result.hits.map((h) => h.id));
     const candidates = result.hits.filter((h) => vectorOf.has(h.id));
@@ -318,11 +371,11 @@ async function searchModality(
     );
     result.hits = picked.map((i) => candidates[i]!);
   }
-  result.hits = result.hits.slice(0, params.k);
+  result.hits = result.hits.slice(0, keep);
   if (primary && primaryQuery) {
     await withVectors(result.hits.map((h) => h.id));
     for (const h of result.hits) {
-      const dot = primary.dot(h.id) ?? dotOf(vectorOf.get(h.id), primaryQuery);
+      const dot = dotOfHit(h.id);
       if (dot !== undefined) result.similarity.set(h.id, dot);
     }
   }
@@ -370,24 +423,89 @@ export async function searchStore(
   ]);
   const items = await store.getItems([...text.hits, ...images.hits].map((h) => h.id));
   const byId = new Map(items.map((i) => [i.id, i]));
-  const hits = (r: ModalityResult) =>
-    r.hits.flatMap((h) => {
+  const reported = plan.mode === 'vector' && !plan.reranker;
+  const hits = (r: ModalityResult, k: number) => {
+    const seenPictures = new Set<string>();
+    const out: Hit[] = [];
+    for (const h of r.hits) {
       const item = byId.get(h.id);
-      return item
-        ? [
-            toHit(
-              item,
-              h.score,
-              r.similarity.get(h.id) ?? 0,
-              mediaPath,
-              plan.mode === 'vector' && !plan.reranker ? undefined : h.scores,
-            ),
-          ]
-        : [];
-    });
-  return { text: hits(text), images: hits(images) };
+      if (!item) continue;
+      // One stored picture once per list (a page's picture also ingested on its own, the same photo twice).
+      if (item.media) {
+        if (seenPictures.has(item.media)) continue;
+        seenPictures.add(item.media);
+      }
+      const hit = toHit(
+        item,
+        h.score,
+        r.similarity.get(h.id) ?? 0,
+        mediaPath,
+        reported ? undefined : h.scores,
+      );
+      hit.relevance = relevanceOf(h, plan);
+      out.push(hit);
+      if (out.length === k) break;
+    }
+    return out;
+  };
+  return { text: hits(text, plan.text.k), images: hits(images, plan.image.k) };
 }
 
 function dotOf(vector: Float32Array | undefined, query: Float32Array): number | undefined {
   return vector ? Math.fround(dot(vector, query)) : undefined;
+}
+
+/** Cosine of a raw dot product with this query (items are unit vectors). */
+function cosineOfDot(query: Float32Array): (dot: number) => number {
+  const norm = vectorNorm(query);
+  return (d) => (norm > 0 ? d / norm : 0);
+}
+
+/** The reference softmax probability of a raw dot product, over the same rows the ranking scored. */
+function softmaxOfDot(similarities: Float32Array, temperature: number): (dot: number) => number {
+  let normaliser: { max: number; sum: number } | undefined;
+  return (d) => {
+    normaliser ??= softmaxNormaliser(similarities, temperature);
+    return Math.exp(d / temperature - normaliser.max) / normaliser.sum;
+  };
+}
+
+/** The strongest evidence a knowledge base holds for a query, per modality: what the answerability gate weighs. */
+export interface QueryEvidence {
+  text: { vector?: number; bm25?: number };
+  image: { vector?: number; bm25?: number };
+}
+
+/**
+ * The best vector score (cosine, whatever the plan's scoring: it means the same at any corpus size) and the best
+ * BM25 score of each modality for a query, under the plan's level and filter. One exact or ANN top-1 and one
+ * full-text top-1 per modality: cheap enough to run for a set of probe queries too.
+ */
+export async function bestEvidence(
+  store: Store,
+  query: QueryForms,
+  plan: SearchPlan,
+): Promise<QueryEvidence> {
+  const column: VectorColumn = plan.level === 3 ? 'vector' : 'text_vector';
+  const primaryQuery = plan.level === 3 ? query.clip : query.textForm;
+  const one = async (modality: Modality) => {
+    const found: { vector?: number; bm25?: number } = {};
+    const allowed = plan.where
+      ? new Set((await store.scanItems(modality)).filter(plan.where).map((i) => i.id))
+      : undefined;
+    if (primaryQuery) {
+      const params = { k: 1, threshold: -1, temperature: 1 };
+      const ranking = await rankVectors(store, modality, column, primaryQuery, params, 'cosine', 1, allowed);
+      const top = ranking?.ranked[0];
+      if (top) found.vector = top.score;
+    }
+    if (query.text) {
+      const matches = await store.fullTextSearch(query.text, modality, allowed ? 20 : 1);
+      const top = allowed ? matches.find((m) => allowed.has(m.id)) : matches[0];
+      if (top) found.bm25 = top.score;
+    }
+    return found;
+  };
+  const [text, image] = await Promise.all([one('text'), one('image')]);
+  return { text, image };
 }

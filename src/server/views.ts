@@ -10,10 +10,6 @@ export type ItemView = Omit<StoredItem, 'media'> & { mediaUrl?: string };
 /** A source as the API lists it: the stored record plus a stable `id` for URLs and a display `name`. */
 export type SourceView = SourceRecord & { id: string; name: string; uploaded: boolean };
 
-/** Item ids are hex digests; anything else in a media or item URL is refused before any lookup. */
-export const ITEM_ID = /^[0-9a-f]{8,64}$/;
-export const SOURCE_ID = /^[0-9a-f]{16}$/;
-
 export function mediaUrl(id: string): string {
   return `/api/media/${id}`;
 }
@@ -47,8 +43,10 @@ export function uploadedName(source: string, uploadsDir: string): string | undef
 
 export function sourceView(record: SourceRecord, uploadsDir: string): SourceView {
   const name = uploadedName(record.source, uploadsDir);
+  // Which server files a source took in (`includes`) is the server's business, not the API's.
+  const { includes: _includes, ...shown } = record;
   return {
-    ...record,
+    ...shown,
     id: sourceId(record.source),
     name: name ?? record.source,
     uploaded: name !== undefined,

@@ -40,6 +40,18 @@ export function referenceSimilaritySearch(similarities: ArrayLike<number>, param
   return kept.slice(0, params.k);
 }
 
+/** The maximum logit and the sum of exponentials of `softmax(similarities / temperature)`, for probabilities. */
+export function softmaxNormaliser(
+  similarities: ArrayLike<number>,
+  temperature: number,
+): { max: number; sum: number } {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < similarities.length; i++) max = Math.max(max, similarities[i]! / temperature);
+  let sum = 0;
+  for (let i = 0; i < similarities.length; i++) sum += Math.exp(similarities[i]! / temperature - max);
+  return { max, sum };
+}
+
 /** The k highest scores at or above `minScore`, best first (ties: lower index first). */
 export function topK(scores: ArrayLike<number>, k: number, minScore = Number.NEGATIVE_INFINITY): Scored[] {
   const f32 = scores instanceof Float32Array ? scores : Float32Array.from(scores);

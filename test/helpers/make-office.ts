@@ -146,6 +146,11 @@ export interface SlideSpec {
   /** Body paragraphs. */
   body: string[];
   notes?: string;
+  /**
+   * Where the notes are written: PowerPoint's body placeholder (default), or a plain text box with no placeholder,
+   * as LibreOffice Impress exports them (with a date placeholder beside it).
+   */
+  notesIn?: 'body' | 'textbox';
   picture?: { png: Uint8Array; alt?: string };
 }
 
@@ -200,7 +205,9 @@ export async function makePptx(slides: SlideSpec[]): Promise<Uint8Array> {
         `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><p:notes ${P_NS}><p:cSld><p:spTree>` +
           '<p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>' +
           pShape(2, 'sldImg', []) +
-          pShape(3, 'body', [slide.notes]) +
+          (slide.notesIn === 'textbox'
+            ? pShape(3, undefined, [slide.notes]) + pShape(5, 'dt', ['2026-12-02'])
+            : pShape(3, 'body', [slide.notes])) +
           pShape(4, 'sldNum', [String(index + 1)]) +
           '</p:spTree></p:cSld></p:notes>',
       );

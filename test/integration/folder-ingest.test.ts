@@ -184,6 +184,11 @@ describe('ingesting a folder of mixed real documents', () => {
       reason: expect.stringMatching(/pixels|limit/),
     });
     expect(summary.failed).toBe(4);
+    // The readme's picture belongs to the readme: ingested with its alt text, not a second time on its own.
+    expect(byFile['media/blue.png']).toMatchObject({
+      status: 'skipped',
+      reason: expect.stringMatching(/a picture of .*readme\.md/),
+    });
     // The recordings' subtitle files are read through their recordings, not ingested a second time.
     expect(byFile['talk.vtt']).toBeUndefined();
     expect(byFile['clip.vtt']).toBeUndefined();
@@ -232,7 +237,8 @@ describe('ingesting a folder of mixed real documents', () => {
   it('re-running skips everything unchanged and fails the bad files again', async () => {
     const again = await kb.ingest([folder]);
     expect(again.ingested).toBe(0);
-    expect(again.unchanged).toBe(10); // the nine files above and media/blue.png
+    expect(again.unchanged).toBe(9); // the nine files above (media/blue.png stays the readme's)
+    expect(again.skipped).toBe(1);
     expect(again.failed).toBe(4);
   });
 });

@@ -201,6 +201,25 @@ describe.each([
   });
 });
 
+it('reads speaker notes that LibreOffice Impress writes in a plain text box, and not the notes-page furniture', async () => {
+  const deck = await makePptx([
+    {
+      title: 'Harbour',
+      body: ['The first slide'],
+      notes: 'Mention the narwhal sighting',
+      notesIn: 'textbox',
+    },
+  ]);
+  const items = await loadFile('impress.pptx', deck, new PptxLoader());
+  const notes = only(items, 'narwhal');
+  expect(notes.text).toBe(`${NOTES_PREFIX}Mention the narwhal sighting`);
+  expect(notes.location).toEqual({ slide: 1 });
+  // The date and slide-number placeholders of the notes page are not notes.
+  expect(items.some((i) => i.modality === 'text' && /2026-12-02|Speaker notes: .*\b1$/.test(i.text))).toBe(
+    false,
+  );
+});
+
 describe('spreadsheets', () => {
   const bigRows = (n: number): CellValue[][] => [
     ['Id', 'Product', 'Amount'],

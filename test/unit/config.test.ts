@@ -61,4 +61,21 @@ describe('configuration', () => {
     for (const secret of ['sk-secret', 'pass', 'sk-2', '"rk"']) expect(shown).not.toContain(secret);
     expect(shown).toContain('https://rerank.example.com/rerank');
   });
+
+  it('never sends one service its key for another: transcription gets its own key, or OpenAI the OpenAI key', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'mmrag-config-'));
+    try {
+      const llmKey = { MMRAG_LLM_API_KEY: 'sk-llm', MMRAG_TRANSCRIBE: 'openai' };
+      expect(resolveConfig({ env: llmKey, cwd }).transcribe.apiKey).toBeUndefined();
+      const custom = { OPENAI_API_KEY: 'sk-openai', MMRAG_TRANSCRIBE_URL: 'http://10.0.0.9:8000/v1' };
+      expect(resolveConfig({ env: custom, cwd }).transcribe.apiKey).toBeUndefined();
+      expect(resolveConfig({ env: { OPENAI_API_KEY: 'sk-openai' }, cwd }).transcribe.apiKey).toBe(
+        'sk-openai',
+      );
+      const own = { ...custom, MMRAG_TRANSCRIBE_API_KEY: 'sk-whisper' };
+      expect(resolveConfig({ env: own, cwd }).transcribe.apiKey).toBe('sk-whisper');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
 });

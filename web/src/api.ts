@@ -1,118 +1,50 @@
-// The browser side of the HTTP API (see /api/openapi.json). Pictures are fetched by item id only.
+// The browser side of the HTTP API. Its wire types come from the server's contract (the zod schemas that also
+// validate requests and generate /api/openapi.json): imported as types only, so nothing of the server is bundled.
+// Pictures are fetched by item id only.
+import type {
+  AskDone,
+  AskRequest,
+  DeletedSource,
+  ErrorBody,
+  ErrorDetail,
+  Hit,
+  IngestAccepted,
+  Item,
+  Job,
+  JobEvent,
+  JobFile,
+  Jobs,
+  Level,
+  Location,
+  SearchMode,
+  SearchResult,
+  ServerConfig,
+  Source,
+  SourceItems,
+  Sources,
+} from '../../src/server/contract.js';
 
-export interface Location {
-  page?: number;
-  slide?: number;
-  sheet?: string;
-  rows?: [number, number];
-  start?: number;
-  end?: number;
-}
+export type {
+  AskDone,
+  AskRequest,
+  Hit,
+  IngestAccepted,
+  Item,
+  Job,
+  JobFile,
+  Level,
+  Location,
+  SearchMode,
+  SearchResult,
+  ServerConfig,
+  Source,
+};
 
-export interface Hit {
-  id: string;
-  modality: 'text' | 'image';
-  score: number;
-  similarity: number;
-  title: string;
-  section: string;
-  source: string;
-  type: string;
-  location?: Location;
-  text?: string;
-  caption?: string;
-  /** Pictures: the description a multimodal model wrote at ingest. */
-  description?: string;
-  /** How each retriever scored the hit (hybrid, BM25 and reranked searches). */
-  scores?: { vector?: number; bm25?: number; rerank?: number };
-  mediaUrl?: string;
-}
+/** An error as the API reports it (`{error: {code, message, hint?}}`), also shown for a failed answer. */
+export type AskError = ErrorDetail;
 
-export type Level = 1 | 2 | 3;
-export type SearchMode = 'hybrid' | 'vector' | 'bm25';
-
-export interface SearchResult {
-  query: string;
-  level?: Level;
-  mode?: SearchMode;
-  text: Hit[];
-  images: Hit[];
-}
-
-export interface AskError {
-  code: string;
-  message: string;
-  hint?: string;
-}
-
-export interface Source {
-  id: string;
-  name: string;
-  uploaded: boolean;
-  source: string;
-  type: string;
-  items: number;
-  textItems: number;
-  imageItems: number;
-  bytes: number;
-  ingestedAt: number;
-}
-
-export interface Item {
-  id: string;
-  modality: 'text' | 'image';
-  type: string;
-  title: string;
-  section: string;
-  text: string;
-  location?: Location;
-  mediaUrl?: string;
-}
-
-export interface JobFile {
-  name: string;
-  status: 'processing' | 'ingested' | 'unchanged' | 'skipped' | 'failed';
-  type?: string;
-  items: number;
-  textItems: number;
-  imageItems: number;
-  warnings: string[];
-  reason?: string;
-}
-
-export interface Job {
-  id: string;
-  status: 'queued' | 'running' | 'done' | 'failed';
-  createdAt: number;
-  uploaded: number;
-  total?: number;
-  files: JobFile[];
-  error?: AskError;
-}
-
-export interface ServerConfig {
-  version: string;
-  embedModel: string;
-  levels: Level[];
-  level: Level;
-  mode: SearchMode;
-  /** Whether a reranker is configured. */
-  rerank: boolean;
-  tokenRequired: boolean;
-  urlIngest: boolean;
-  limits: { maxUploadBytes: number; maxUploadFiles: number; maxFileBytes: number };
-  config: {
-    kb: string;
-    search: {
-      scoring: 'cosine' | 'softmax';
-      diversity?: number;
-      text: { k: number; threshold: number; temperature: number };
-      image: { k: number; threshold: number; temperature: number };
-      cosine: { text: { threshold: number }; image: { threshold: number } };
-    };
-    llm: { provider: string; model?: string; url?: string };
-  };
-}
+/** The data of a job stream's `file` event: one file started or finished. */
+export type JobFileProgress = Extract<JobEvent, { event: 'file' }>['data'];
 
 export class ApiError extends Error {
   constructor(
@@ -151,7 +83,7 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
 async function failure(res: Response): Promise<ApiError> {
   if (res.status === 401) onUnauthorized();
   try {
-    const body = (await res.json()) as { error?: AskError };
+    const body = (await res.json()) as Partial<ErrorBody>;
     if (body.error) return new ApiError(res.status, body.error.message, body.error.hint, body.error.code);
   } catch {
     // not JSON
@@ -172,13 +104,13 @@ async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
 
 export const api = {
   config: () => call<ServerConfig>('/api/config'),
-  sources: () => call<{ sources: Source[] }>('/api/sources').then((r) => r.sources),
-  items: (sourceId: string) => call<{ source: Source; items: Item[] }>(`/api/sources/${sourceId}/items`),
-  deleteSource: (id: string) => call<{ removed: number }>(`/api/sources/${id}`, { method: 'DELETE' }),
-  jobs: () => call<{ jobs: Job[] }>('/api/jobs').then((r) => r.jobs),
+  sources: () => call<Sources>('/api/sources').then((r) => r.sources),
+  items: (sourceId: string) => call<SourceItems>(`/api/sources/${sourceId}/items`),
+  deleteSource: (id: string) => call<DeletedSource>(`/api/sources/${id}`, { method: 'DELETE' }),
+  jobs: () => call<Jobs>('/api/jobs').then((r) => r.jobs),
   search: (form: FormData) => call<SearchResult>('/api/search', { method: 'POST', body: form }),
   ingestUrls: (urls: string[]) =>
-    call<{ id: string; uploaded: number }>('/api/ingest', {
+    call<IngestAccepted>('/api/ingest', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ urls }),
@@ -216,7 +148,7 @@ export async function readEvents(res: Response, onMessage: (message: SseMessage)
 
 /** POST a question and stream the answer. */
 export async function askStream(
-  body: unknown,
+  body: AskRequest,
   signal: AbortSignal,
   onMessage: (message: SseMessage) => void,
 ): Promise<void> {
@@ -247,7 +179,7 @@ export async function followJob(id: string, onMessage: (message: SseMessage) => 
 export function upload(
   files: Array<{ file: File; path: string }>,
   onProgress: (fraction: number) => void,
-): Promise<{ id: string; uploaded: number }> {
+): Promise<Pick<IngestAccepted, 'id' | 'uploaded'>> {
   const form = new FormData();
   for (const { file, path } of files) form.append('files', file, path);
   return new Promise((resolve, reject) => {
@@ -260,7 +192,7 @@ export function upload(
     };
     xhr.onerror = () => reject(new ApiError(0, 'The upload failed: the server does not answer.'));
     xhr.onload = () => {
-      let body: { id?: string; uploaded?: number; error?: AskError } = {};
+      let body: Partial<IngestAccepted & ErrorBody> = {};
       try {
         body = JSON.parse(xhr.responseText);
       } catch {

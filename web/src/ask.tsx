@@ -1,6 +1,6 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type AskError, askStream, type Hit, type Level, type ServerConfig } from './api';
+import { type AskDone, type AskError, askStream, type Hit, type Level, type ServerConfig } from './api';
 import { EmptyState, ErrorNote, HitThumb, type Picture, Spinner, TextCard } from './components';
 import { askOptions, type Settings } from './settings';
 
@@ -149,8 +149,8 @@ export function AskView(props: {
       .filter((t) => t.answer)
       .slice(-6)
       .flatMap((t) => [
-        { role: 'user', content: t.question },
-        { role: 'assistant', content: t.answer },
+        { role: 'user' as const, content: t.question },
+        { role: 'assistant' as const, content: t.answer },
       ]);
     setTurns((all) => [
       ...all,
@@ -164,12 +164,7 @@ export function AskView(props: {
         if (m.event === 'token') update(id, (t) => ({ answer: t.answer + m.data }));
         else if (m.event === 'sources') update(id, () => ({ sources: JSON.parse(m.data) as Hit[] }));
         else if (m.event === 'done') {
-          const done = JSON.parse(m.data) as {
-            model: string | null;
-            citations: number[];
-            level?: Level;
-            error?: AskError;
-          };
+          const done = JSON.parse(m.data) as AskDone;
           update(id, () => ({
             model: done.model,
             citations: done.citations,

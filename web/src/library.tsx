@@ -5,6 +5,7 @@ import {
   type Item,
   type Job,
   type JobFile,
+  type JobFileProgress,
   type ServerConfig,
   type Source,
   upload,
@@ -256,7 +257,7 @@ export function LibraryView(props: {
       await followJob(id, (m) => {
         if (m.event === 'job' || m.event === 'done') patch(key, { job: JSON.parse(m.data) as Job });
         else if (m.event === 'file') {
-          const { index, file } = JSON.parse(m.data) as { index: number; file: JobFile };
+          const { index, file } = JSON.parse(m.data) as JobFileProgress;
           setUploads((all) =>
             all.map((u) => {
               if (u.key !== key || !u.job) return u;

@@ -1,4 +1,5 @@
 // Ask and search settings, remembered in the browser. Empty fields mean "the server's default".
+import type { AskRequest, Level } from './api';
 
 export interface Settings {
   /** '' : the server's configured level. */
@@ -94,10 +95,10 @@ function num(value: string): number | undefined {
 }
 
 /** Level, mode, diversity and rerank: the options Ask and Search share. */
-function retrievalOptions(s: Settings): Record<string, unknown> {
+function retrievalOptions(s: Settings): Pick<AskRequest, 'level' | 'mode' | 'diversity' | 'rerank'> {
   const diversity = num(s.diversity);
   return {
-    ...(s.level ? { level: Number(s.level) } : {}),
+    ...(s.level ? { level: Number(s.level) as Level } : {}),
     ...(s.mode ? { mode: s.mode } : {}),
     ...(diversity !== undefined ? { diversity } : {}),
     ...(s.rerank ? { rerank: s.rerank === 'on' } : {}),
@@ -105,7 +106,7 @@ function retrievalOptions(s: Settings): Record<string, unknown> {
 }
 
 /** The retrieval and model options of an /api/ask body. */
-export function askOptions(s: Settings): Record<string, unknown> {
+export function askOptions(s: Settings): Omit<AskRequest, 'question' | 'history'> {
   const group = (k: string, threshold: string) => {
     const out: Record<string, number> = {};
     const kn = num(k);
@@ -114,7 +115,7 @@ export function askOptions(s: Settings): Record<string, unknown> {
     if (tn !== undefined) out.threshold = tn;
     return Object.keys(out).length > 0 ? out : undefined;
   };
-  const llm: Record<string, string> = {};
+  const llm: NonNullable<AskRequest['llm']> = {};
   if (s.provider) llm.provider = s.provider;
   if (s.model.trim()) llm.model = s.model.trim();
   return {

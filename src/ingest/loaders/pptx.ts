@@ -30,6 +30,9 @@ export interface SlideContent {
 
 export const NOTES_PREFIX = 'Speaker notes: ';
 
+/** Placeholders of a notes page that are not the notes: the slide's image, header, footer, date, number. */
+const NOTES_PAGE_FURNITURE = new Set(['sldImg', 'hdr', 'ftr', 'dt', 'sldNum']);
+
 function clean(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
@@ -183,8 +186,12 @@ async function readPptxSlide(
     if (notesXml) {
       const notes = await loadXml(notesXml);
       const lines: string[] = [];
+      // The notes are every text shape of the notes page but its furniture: PowerPoint writes them in the body
+      // placeholder, LibreOffice Impress in a plain text box (no placeholder at all).
       notes('p\\:sp').each((_, sp) => {
-        if (descendants(sp, 'p:ph')[0]?.attribs.type === 'body') lines.push(...paragraphTexts(sp));
+        const placeholder = descendants(sp, 'p:ph')[0]?.attribs.type;
+        if (placeholder === undefined || !NOTES_PAGE_FURNITURE.has(placeholder))
+          lines.push(...paragraphTexts(sp));
       });
       slide.notes = lines.join('\n');
     }

@@ -1,58 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import type { FileOutcome, FileStatus, IngestEvent, IngestSummary } from '../ingest/pipeline.js';
-import type { SourceType } from '../types.js';
-
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
-
-/** One file of a job as the browser shows it. */
-export interface JobFile {
-  /** The file's name as uploaded (relative to the upload), or its path for server-side ingest. */
-  name: string;
-  status: 'processing' | FileStatus;
-  type?: SourceType;
-  items: number;
-  textItems: number;
-  imageItems: number;
-  warnings: string[];
-  reason?: string;
-}
-
-export interface JobError {
-  code: string;
-  message: string;
-  hint?: string;
-}
-
-export interface Job {
-  id: string;
-  status: JobStatus;
-  createdAt: number;
-  startedAt?: number;
-  finishedAt?: number;
-  /** Files received in the upload. */
-  uploaded: number;
-  /** Files found to process (known once the job starts; saved-page picture folders belong to their page). */
-  total?: number;
-  files: JobFile[];
-  summary?: Omit<IngestSummary, 'outcomes'>;
-  error?: JobError;
-}
-
-export type JobEvent =
-  | { type: 'job'; job: Job }
-  | { type: 'file'; index: number; file: JobFile }
-  | { type: 'done'; job: Job };
-
-export interface JobSpec {
-  paths: string[];
-  uploaded: number;
-  /** How a file's absolute path is shown (upload-relative name). */
-  displayName(path: string): string;
-  /** Runs after the ingest, inside the writer slot (e.g. replacing older uploads of the same file). */
-  after?(summary: IngestSummary): Promise<void>;
-}
-
-export type IngestRunner = (paths: string[], onEvent: (event: IngestEvent) => void) => Promise<IngestSummary>;
+import type { FileOutcome } from '../ingest/pipeline.js';
+import {
+  type IngestRunner,
+  type Job,
+  type JobError,
+  type JobEvent,
+  type JobFile,
+  type JobQueue,
+  type JobSpec,
+  newJobId,
+} from './queue.js';
 
 const KEEP_FINISHED = 200;
 
@@ -83,41 +39,37 @@ function toJobError(err: unknown): JobError {
 }
 
 /**
- * Ingest jobs, kept in memory, run one at a time: a knowledge base has one writer, so every write (ingest jobs
- * and deletes, through `exclusive`) is chained on one queue while searches go on beside it.
+ * Ingest jobs, kept in memory, run one at a time in this process: a knowledge base has one writer, so every write
+ * (ingest jobs and deletes, through `exclusive`) is chained on one queue while searches go on beside it. The last
+ * 200 finished jobs are remembered until the process ends.
  */
-export class JobQueue {
+export class InProcessJobQueue implements JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly listeners = new Map<string, Set<(event: JobEvent) => void>>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly run: IngestRunner) {}
 
-  /** Queue an ingest; returns the job at once (status `queued`). */
-  submit(spec: JobSpec, id = randomBytes(8).toString('hex')): Job {
+  submit(spec: JobSpec, id = newJobId()): Promise<Job> {
     const job: Job = { id, status: 'queued', createdAt: Date.now(), uploaded: spec.uploaded, files: [] };
     this.jobs.set(id, job);
     this.prune();
     void this.exclusive(() => this.execute(job, spec)).catch(() => {
       // execute() records its own failure on the job.
     });
-    return job;
+    // The job as queued: the live one may already be running by the time the caller reads it.
+    return Promise.resolve({ ...job, files: [] });
   }
 
-  /** A new job id (also names the job's upload folder). */
-  static newId(): string {
-    return randomBytes(8).toString('hex');
+  /** The live job: it changes as the job runs. */
+  get(id: string): Promise<Job | undefined> {
+    return Promise.resolve(this.jobs.get(id));
   }
 
-  get(id: string): Job | undefined {
-    return this.jobs.get(id);
+  list(): Promise<Job[]> {
+    return Promise.resolve(this.sorted());
   }
 
-  list(): Job[] {
-    return [...this.jobs.values()].sort((a, b) => b.createdAt - a.createdAt);
-  }
-
-  /** Listen to one job's events; returns the function that stops listening. */
   subscribe(id: string, listener: (event: JobEvent) => void): () => void {
     let set = this.listeners.get(id);
     if (!set) {
@@ -131,14 +83,12 @@ export class JobQueue {
     };
   }
 
-  /** Run a write after every write queued before it; the result (or error) is the caller's. */
   exclusive<T>(write: () => Promise<T>): Promise<T> {
     const result = this.tail.then(write, write);
     this.tail = result.catch(() => undefined);
     return result;
   }
 
-  /** Resolves when every queued write has finished. */
   async idle(): Promise<void> {
     let seen: Promise<unknown>;
     do {
@@ -183,8 +133,12 @@ export class JobQueue {
     }
   }
 
+  private sorted(): Job[] {
+    return [...this.jobs.values()].sort((a, b) => b.createdAt - a.createdAt);
+  }
+
   private prune(): void {
-    const finished = this.list().filter((j) => j.status === 'done' || j.status === 'failed');
+    const finished = this.sorted().filter((j) => j.status === 'done' || j.status === 'failed');
     for (const job of finished.slice(KEEP_FINISHED)) this.jobs.delete(job.id);
   }
 }
