@@ -484,7 +484,9 @@ async function embedBatch(
   let f = 0;
   for (const p of group) {
     const record = p.record!;
-    p.drafts.forEach((d, i) => {
+    for (const [i, d] of p.drafts.entries()) {
+      // A file of tens of thousands of chunks: let searches in (the server's event loop) every so often.
+      if (rows.length % 2000 === 1999) await new Promise((resolve) => setImmediate(resolve));
       const vector = l2normalize(
         d.modality === 'text' ? textVectors[t++]! : imageVectors.get(p.mediaPaths.get(i)!)!,
       );
@@ -505,7 +507,7 @@ async function embedBatch(
         vector,
         textVector,
       });
-    });
+    }
   }
   return rows;
 }

@@ -36,6 +36,8 @@ const ANN_DISTANCE = 'cosine';
 const ROWS_PER_PARTITION = 1_000_000;
 /** An index is rebuilt from scratch (fresh partitions and graph) once the table has doubled since it was built. */
 const REBUILD_GROWTH = 2;
+/** Rows converted and appended at a time by one commit. */
+const APPEND_SLICE = 5000;
 /** Beyond this many candidates an index walk is no faster than an exact scan: search exactly instead. */
 const MAX_FETCH = 5000;
 
@@ -371,19 +373,24 @@ export class LanceStore implements Store {
           'dim_mismatch',
         );
       }
-      const data = rowsToArrow(rows, dim, textDim);
-      if (!this.table) {
-        const half = join(this.dir, 'lance', `${ITEMS}.lance`);
-        if (existsSync(half) && !existsSync(join(half, '_versions')))
-          rmSync(half, { recursive: true, force: true });
-        this.table = await this.db.createTable(ITEMS, data, {
-          schema: itemSchema(dim, textDim),
-          mode: 'create',
-        });
-        this.vectorDim = dim;
-        this.textVectorDim = textDim;
-      } else {
-        await this.table.add(data);
+      // Appended in slices, letting the event loop turn between them (searches of a server go on); the rows stay
+      // invisible until the registry below names their version, so a crash between slices leaves only orphans.
+      for (let at = 0; at < rows.length; at += APPEND_SLICE) {
+        if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+        const data = rowsToArrow(rows.slice(at, at + APPEND_SLICE), dim, textDim);
+        if (!this.table) {
+          const half = join(this.dir, 'lance', `${ITEMS}.lance`);
+          if (existsSync(half) && !existsSync(join(half, '_versions')))
+            rmSync(half, { recursive: true, force: true });
+          this.table = await this.db.createTable(ITEMS, data, {
+            schema: itemSchema(dim, textDim),
+            mode: 'create',
+          });
+          this.vectorDim = dim;
+          this.textVectorDim = textDim;
+        } else {
+          await this.table.add(data);
+        }
       }
     }
     // Commit point: the registry now names the new versions.
