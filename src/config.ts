@@ -179,7 +179,10 @@ export const ConfigSchema = z.object({
       maxNestingDepth: z.number().int().positive().default(2_000),
       /** Heap of the worker thread that parses files, in MB: a file that needs more fails (it is not the run). */
       maxParseMemoryMb: z.number().int().min(64).default(1024),
-      /** Seconds one file may spend being parsed (time spent on OCR and transcription not counted). */
+      /**
+       * Seconds one file may spend being parsed (time spent on OCR and transcription not counted); audio and video
+       * get a quarter of maxDurationSeconds more, for ffmpeg to decode them.
+       */
       maxParseSeconds: z.number().positive().default(600),
       remoteTimeoutMs: z.number().int().positive().default(15_000),
       /** Read printed text in pictures and scanned pages (tesseract.js, offline). */

@@ -61,6 +61,8 @@ interface Job {
   resolve(result: ParseResult): void;
   reject(err: Error): void;
   slot?: Slot;
+  /** The file's time budget. */
+  timeoutMs: number;
   remainingMs: number;
   resumedAt: number;
   timer?: NodeJS.Timeout;
@@ -145,10 +147,17 @@ export class ParsePool {
     this.concurrency = options.concurrency ?? 4;
   }
 
-  /** Parse one file (or page) in a worker; warnings and service calls go through `context`. */
-  parse(source: ParseSource, context: LoaderContext): Promise<ParseResult> {
+  /**
+   * Parse one file (or page) in a worker; warnings and service calls go through `context`. `timeoutMs` overrides
+   * the pool's time budget for this file.
+   */
+  parse(
+    source: ParseSource,
+    context: LoaderContext,
+    timeoutMs = this.options.timeoutMs,
+  ): Promise<ParseResult> {
     if (this.closed) return Promise.reject(new Error('the parse pool is closed'));
-    context.signal?.throwIfAborted();
+    if (context.signal?.aborted) return Promise.reject(context.signal.reason);
     return new Promise<ParseResult>((resolve, reject) => {
       const job: Job = {
         id: this.nextId++,
@@ -158,7 +167,8 @@ export class ParsePool {
         settled: false,
         resolve,
         reject,
-        remainingMs: this.options.timeoutMs,
+        timeoutMs,
+        remainingMs: timeoutMs,
         resumedAt: 0,
         calls: 0,
       };
@@ -226,7 +236,7 @@ export class ParsePool {
   private start(job: Job, slot: Slot): void {
     job.slot = slot;
     slot.jobs.add(job);
-    job.remainingMs = this.options.timeoutMs;
+    job.remainingMs = job.timeoutMs;
     this.resume(job);
     const services: Extract<ToWorker, { kind: 'parse' }>['services'] = { ocr: job.context.ocr !== undefined };
     if (job.context.transcriber) services.transcriber = job.context.transcriber.modelId;
@@ -318,7 +328,7 @@ export class ParsePool {
       void this.end(slot);
       return;
     }
-    const seconds = Math.round(this.options.timeoutMs / 1000);
+    const seconds = Math.round(job.timeoutMs / 1000);
     this.settle(
       job,
       new MmragError(

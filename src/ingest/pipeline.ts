@@ -287,7 +287,15 @@ async function prepare(
     const context = loaderContext(deps.config, enrichers, outcome.warnings, signal, deps.localRoot);
     let parsed: { drafts: ItemDraft[]; hash?: string; bytes: number };
     if (deps.loaders.isBuiltIn(detection.type)) {
-      parsed = await run.parser.parse({ kind: 'file', path: file.path, type: detection.type }, context);
+      // Recordings are decoded by ffmpeg, whose own bounds allow a quarter of their longest duration.
+      const media = detection.type === 'audio' || detection.type === 'video';
+      const seconds =
+        deps.config.ingest.maxParseSeconds + (media ? deps.config.ingest.maxDurationSeconds / 4 : 0);
+      parsed = await run.parser.parse(
+        { kind: 'file', path: file.path, type: detection.type },
+        context,
+        seconds * 1000,
+      );
     } else {
       // A loader given by the library's caller runs here: a worker can only load the built-in ones.
       const bytes = new Uint8Array(await readFile(file.path));
