@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { MmragError } from '../errors.js';
 
 /**
@@ -242,8 +250,24 @@ function takeOver(path: string, stale: Partial<LockOwner>, mtimeMs: number): voi
   }
 }
 
+/** Files a holder killed mid-way left beside the lock (its half-made copies, takeover markers), once they are old. */
+function clearLeftovers(path: string): void {
+  const folder = dirname(path);
+  const prefix = `${basename(path)}.`;
+  try {
+    for (const name of readdirSync(folder)) {
+      if (!name.startsWith(prefix) || !(name.endsWith('.tmp') || name.includes('.takeover-'))) continue;
+      const leftover = join(folder, name);
+      if (Date.now() - statSync(leftover).mtimeMs > LEASE_MS) tryUnlink(leftover);
+    }
+  } catch {
+    // best effort: leftovers are harmless
+  }
+}
+
 function holdLock(path: string, owner: LockOwner): WriteLock {
   held.add(path);
+  clearLeftovers(path);
   const heartbeat = setInterval(() => {
     try {
       if (readOwner(path)?.owner.token === owner.token) {

@@ -215,6 +215,24 @@ describe('a commit on a registry that changed underneath it', () => {
   });
 });
 
+describe('what a killed lock taker leaves', () => {
+  it('old half-made lock copies and takeover markers are cleared by the next holder; fresh ones are left', () => {
+    const dir = join(tmp.dir, 'leftovers');
+    mkdirSync(dir);
+    const old = new Date(Date.now() - 5 * 60_000);
+    for (const name of ['write.lock.0a1b.tmp', 'write.lock.takeover-dead-token']) {
+      writeFileSync(join(dir, name), '{}');
+      utimesSync(join(dir, name), old, old);
+    }
+    writeFileSync(join(dir, 'write.lock.fresh.tmp'), '{}');
+    writeFileSync(join(dir, 'unrelated.tmp'), 'x');
+    utimesSync(join(dir, 'unrelated.tmp'), old, old);
+    const lock = acquireWriteLock(join(dir, 'write.lock'));
+    lock.release();
+    expect(readdirSync(dir).sort()).toEqual(['unrelated.tmp', 'write.lock.fresh.tmp']);
+  });
+});
+
 describe('two ingests started together', () => {
   async function notes(dir: string, topic: string, count: number): Promise<void> {
     mkdirSync(dir, { recursive: true });
