@@ -32,7 +32,9 @@ export interface FileOutcome {
 export type IngestEvent =
   | { kind: 'walked'; files: number }
   | { kind: 'file-start'; file: string; index: number }
-  | { kind: 'file-done'; outcome: FileOutcome; index: number };
+  | { kind: 'file-done'; outcome: FileOutcome; index: number }
+  /** Items of a file embedded so far (`done` of `total`), while a large file is embedded. */
+  | { kind: 'file-progress'; index: number; file: string; done: number; total: number };
 
 export interface TypeCounts {
   ingested: number;
@@ -408,6 +410,9 @@ async function acceptDrafts(
   };
 }
 
+/** Inputs per embedding call when a group is large enough to report progress between calls. */
+const PROGRESS_SLICE = 64;
+
 /** Embed the items of several prepared files in shared batches, and turn them into store rows. */
 
 /**
@@ -415,7 +420,12 @@ async function acceptDrafts(
  * CLIP vector (level 3) and its text-form vector (levels 1 and 2; the same vector for text items when the text
  * embedder is CLIP's own text tower).
  */
-async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: TextSpace): Promise<StoreRow[]> {
+async function embedBatch(
+  group: Prepared[],
+  embedder: Embedder,
+  textSpace: TextSpace,
+  onProgress?: (fraction: number) => void,
+): Promise<StoreRow[]> {
   const texts: string[] = [];
   const images: RgbImage[] = [];
   const textForms: string[] = [];
@@ -433,9 +443,22 @@ async function embedBatch(group: Prepared[], embedder: Embedder, textSpace: Text
         );
     });
   }
-  const textVectors = await embedder.embedTexts(texts);
-  const imageVectors = await embedder.embedImages(images);
-  const formVectors = await textSpace.embedder.embedTexts(textForms);
+  const units = texts.length + images.length + textForms.length;
+  let embedded = 0;
+  const inSlices = async <T>(inputs: T[], embed: (slice: T[]) => Promise<Float32Array[]>) => {
+    if (units <= PROGRESS_SLICE) return embed(inputs);
+    const out: Float32Array[] = [];
+    for (let i = 0; i < inputs.length; i += PROGRESS_SLICE) {
+      const slice = inputs.slice(i, i + PROGRESS_SLICE);
+      out.push(...(await embed(slice)));
+      embedded += slice.length;
+      onProgress?.(embedded / units);
+    }
+    return out;
+  };
+  const textVectors = await inSlices(texts, (slice) => embedder.embedTexts(slice));
+  const imageVectors = await inSlices(images, (slice) => embedder.embedImages(slice));
+  const formVectors = await inSlices(textForms, (slice) => textSpace.embedder.embedTexts(slice));
   const rows: StoreRow[] = [];
   let t = 0;
   let m = 0;
@@ -630,6 +653,13 @@ export async function ingestPaths(
           toEmbed.map((g) => g.prepared),
           embedder,
           await deps.textSpace(),
+          (fraction) => {
+            for (const { prepared: p, index } of toEmbed) {
+              const total = p.drafts.length;
+              const done = Math.floor(fraction * total);
+              emit({ kind: 'file-progress', index, file: p.outcome.file, done, total });
+            }
+          },
         );
         pendingRows.push(...rows);
         for (const g of toEmbed) {
