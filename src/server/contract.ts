@@ -609,7 +609,12 @@ export const serverSettingsSchema = z
         image: z.looseObject({ threshold: z.number() }),
       }),
     }),
-    llm: z.looseObject({ provider: z.string(), model: z.string().optional(), url: z.string().optional() }),
+    llm: z.looseObject({
+      provider: z.string(),
+      model: z.string().optional(),
+      url: z.string().optional(),
+      prompt: z.enum(['mmrag', 'reference']).optional(),
+    }),
   })
   .openapi('ServerSettings');
 
