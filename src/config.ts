@@ -62,6 +62,11 @@ export const ConfigSchema = z.object({
           k: z.number().positive().default(60),
         })
         .prefault({}),
+      /**
+       * The answerability gate of `ask`: when nothing in the knowledge base is closer to a question than what
+       * unrelated probe questions get (docs/scoring.md), the model is not asked and the answer says so.
+       */
+      gate: z.boolean().default(true),
       /** How many candidates each ranking contributes before fusion, reranking and diversity. */
       candidates: z.number().int().min(1).default(50),
       /** MMR lambda in (0, 1]: lower means more diverse results; unset: off. */
@@ -207,6 +212,16 @@ export const ConfigSchema = z.object({
       url: z.string().optional(),
       apiKey: z.string().optional(),
       language: z.string().optional(),
+    })
+    .prefault({}),
+  mcp: z
+    .object({
+      /**
+       * Folders whose files MCP clients connected over HTTP may ingest by path (symlinks resolved; relative paths
+       * are taken inside them). Empty (the default): over HTTP, `ingest` takes only URLs, so a remote client can
+       * never read the server's disk. Over stdio (the user's own machine) any path is accepted, as in the CLI.
+       */
+      ingestRoots: z.array(z.string()).default([]),
     })
     .prefault({}),
 });

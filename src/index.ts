@@ -21,6 +21,8 @@ export type {
   SearchQuery,
 } from './kb.js';
 export { KnowledgeBase, openKnowledgeBase } from './kb.js';
+export { formatLocation } from './location.js';
+export type { AdapterInfo } from './retrieve/query-adapter.js';
 export type { KbManifest } from './store/manifest.js';
 export type { MediaStore } from './store/media-store.js';
 export type { Store, StoreRow, VectorColumn, VectorSet } from './store/store.js';

@@ -10,37 +10,35 @@ import {
 } from './generate/answer.js';
 import { createPictureDescriber } from './generate/describe.js';
 import type { LanguageModel } from './generate/llm.js';
-import type { IngestDependencies, IngestSummary } from './ingest/pipeline.js';
+import type { IngestSummary } from './ingest/pipeline.js';
 import { LoaderRegistry } from './ingest/registry.js';
 import { type IngestRunOptions, removeSource, runIngest } from './ingest/session.js';
+import { AnswerabilityGate } from './retrieve/gate.js';
 import {
   embedQuery,
+  lazyReranker,
+  type PlanContext,
   planSearch,
   retrievalText,
   type SearchOptions,
   type SearchQuery,
 } from './retrieve/query.js';
-import type { Reranker } from './retrieve/rerank.js';
+import { QueryAdapterSource } from './retrieve/query-adapter.js';
 import { type SearchPlan, searchStore } from './retrieve/search.js';
 import { type KbManifest, newManifest } from './store/manifest.js';
 import { FolderMediaStore, type MediaStore, mimeOfMedia, storedPictureReader } from './store/media-store.js';
 import type { Store } from './store/store.js';
-import type { SearchResult, SourceRecord, StoredItem } from './types.js';
+import type { KbStats, Level, SearchResult, SourceRecord, StoredItem } from './types.js';
 
 export type { AskError, AskResult } from './generate/answer.js';
 export type { SearchOptions, SearchQuery } from './retrieve/query.js';
+export type { KbStats } from './types.js';
 
 /** Options of one question: how to retrieve (`SearchOptions`) and how to answer. */
 export interface AskOptions extends SearchOptions, AnswerOptions {}
 
-export interface KbStats {
-  dir: string;
-  embedModel: string | undefined;
-  dim: number | undefined;
-  sources: number;
-  textItems: number;
-  imageItems: number;
-}
+/** The few closest items, whatever their scores: what a question the documents do not answer is shown. */
+const CLOSEST: SearchOptions = { text: { k: 3, threshold: -1 }, image: { k: 2, threshold: -1 } };
 
 /** The parts a knowledge base is made of; each is defaulted when not given. */
 export interface KnowledgeBaseParts {
@@ -70,19 +68,30 @@ export interface OpenKnowledgeBaseOptions extends ConfigInput, KnowledgeBasePart
  * prompting and answering to `generate/answer.ts`. It never holds the write lock longer than one write.
  */
 export class KnowledgeBase {
-  private rerankerPromise: Promise<Reranker | undefined> | undefined;
+  private readonly planContext: PlanContext;
+  private readonly gate: AnswerabilityGate;
+  /** The query adapter `mmrag tune` trains (docs/tuning.md): applied to text queries in CLIP space. */
+  readonly queryAdapter: QueryAdapterSource;
 
   private constructor(
     readonly config: Config,
     readonly dir: string,
-    private readonly store: Store,
-    private readonly mediaStore: MediaStore,
     /** The embedding models, each loaded on first use. */
     readonly models: EmbeddingModels,
-    private readonly loaders: LoaderRegistry,
-    private readonly llm: LanguageModel | null | undefined,
-    private manifest: KbManifest | undefined,
-  ) {}
+    private readonly parts: Required<Omit<KnowledgeBaseParts, 'embedder' | 'languageModel'>> & {
+      llm: LanguageModel | null | undefined;
+      manifest: KbManifest | undefined;
+    },
+  ) {
+    this.planContext = {
+      reranker: lazyReranker(config.search.rerank, config.embed),
+      dedicatedTextSpace: models.textModel !== undefined,
+    };
+    const plan = (level: Level) => this.plan({ level, rerank: false });
+    this.gate = new AnswerabilityGate({ store: parts.store, models, plan });
+    const expected = () => ({ embedModel: this.embedModel, dim: parts.store.dim });
+    this.queryAdapter = new QueryAdapterSource(dir, expected, () => parts.store.lockWrites());
+  }
 
   static async open(options: OpenKnowledgeBaseOptions = {}): Promise<KnowledgeBase> {
     const { config: given, onModelDownload, store: customStore, media, embedder, loaders, ...rest } = options;
@@ -98,16 +107,18 @@ export class KnowledgeBase {
     const choice = chooseModels(manifest, config.embed, dir);
     const models = new EmbeddingModels({ ...choice, embed: config.embed, onDownload: onModelDownload });
     if (embedder) models.useEmbedder(embedder);
-    return new KnowledgeBase(
-      config,
-      dir,
+    return new KnowledgeBase(config, dir, models, {
       store,
-      media ?? new FolderMediaStore(join(dir, 'media')),
-      models,
-      loaders ?? new LoaderRegistry(),
-      languageModel,
+      media: media ?? new FolderMediaStore(join(dir, 'media')),
+      loaders: loaders ?? new LoaderRegistry(),
+      llm: languageModel,
       manifest,
-    );
+    });
+  }
+
+  /** Where the items and vectors live (for tools that work on all of them: `mmrag tune`, exports). */
+  get store(): Store {
+    return this.parts.store;
   }
 
   /** The embedding model this knowledge base uses (absolute folder for local models). */
@@ -119,40 +130,22 @@ export class KnowledgeBase {
    * Ingest files, folders and web page URLs; unchanged files are skipped, changed ones replaced. Never throws per
    * file. With `prune`, sources inside the given folders whose files are gone are removed too.
    */
-  async ingest(
-    paths: string[],
-    options: IngestRunOptions & { localRoot?: string } = {},
-  ): Promise<IngestSummary> {
-    const deps: IngestDependencies = {
-      store: this.store,
-      media: this.mediaStore,
-      embedder: () => this.models.embedder(),
-      textSpace: () => this.models.textSpace(),
-      describePicture: this.config.ingest.caption
-        ? await createPictureDescriber(this.config.llm, this.llm)
-        : undefined,
-      config: this.config,
-      loaders: this.loaders,
-      exclude: [this.dir],
-      localRoot: options.localRoot,
-    };
-    return runIngest(paths, deps, options, async () => {
+  async ingest(paths: string[], options: IngestRunOptions = {}): Promise<IngestSummary> {
+    const { store, media, loaders, llm } = this.parts;
+    const caption = this.config.ingest.caption;
+    const describePicture = caption ? await createPictureDescriber(this.config.llm, llm) : undefined;
+    const deps = { store, media, loaders, describePicture, config: this.config, exclude: [this.dir] };
+    return runIngest(paths, { ...deps, models: this.models }, options, async () => {
       // The models are pinned once the first vectors are stored (not before: a failed first run pins nothing).
-      if (this.manifest?.dim !== undefined || this.store.dim === undefined) return;
-      this.manifest = newManifest(this.models, this.store.dim, this.manifest);
-      await this.store.writeManifest(this.manifest);
+      if (this.parts.manifest?.dim !== undefined || store.dim === undefined) return;
+      this.parts.manifest = newManifest(this.models, store.dim, this.parts.manifest);
+      await store.writeManifest(this.parts.manifest);
     });
   }
 
   /** The plan for one query: configuration, then the per-query options. */
   plan(options: SearchOptions = {}): Promise<SearchPlan> {
-    return planSearch(this.config.search, options, {
-      reranker: () =>
-        (this.rerankerPromise ??= import('./retrieve/rerank.js').then((m) =>
-          m.createConfiguredReranker(this.config.search.rerank, this.config.embed),
-        )),
-      dedicatedTextSpace: this.models.textModel !== undefined,
-    });
+    return planSearch(this.config.search, options, this.planContext);
   }
 
   /**
@@ -162,23 +155,39 @@ export class KnowledgeBase {
   async search(query: string | SearchQuery, options: SearchOptions = {}): Promise<SearchResult> {
     const q = typeof query === 'string' ? { text: query } : query;
     const plan = await this.plan(options);
-    const meta = { level: plan.level, mode: plan.mode };
-    if (this.store.dim === undefined) return { query: q.text ?? '', text: [], images: [], ...meta };
-    const forms = await embedQuery(q, plan.level, this.models, this.config.ingest.maxImagePixels);
-    const hits = await searchStore(this.store, forms, plan, (rel) => this.mediaStore.path(rel));
-    return { query: q.text ?? '', ...hits, ...meta };
+    const empty = { query: q.text ?? '', text: [], images: [], level: plan.level, mode: plan.mode };
+    if (this.parts.store.dim === undefined) return empty;
+    const adaptText =
+      options.adapter === false ? undefined : (v: Float32Array) => this.queryAdapter.adaptText(v);
+    const forms = await embedQuery(q, plan.level, this.models, this.config.ingest.maxImagePixels, adaptText);
+    const hits = await searchStore(this.parts.store, forms, plan, (rel) => this.parts.media.path(rel));
+    const judged = options.judge && forms.text && !q.image && !q.imageBytes;
+    const answerability = judged ? await this.gate.judge(forms, plan) : undefined;
+    return { ...empty, ...hits, ...(answerability ? { answerability } : {}) };
   }
 
-  /** Retrieve, build the reference prompt with the pictures attached, and ask the multimodal LLM. */
+  /**
+   * Retrieve, decide whether the documents can answer (the answerability gate), build the prompt with the
+   * pictures attached, and ask the multimodal LLM; or say the documents do not, with the closest sources.
+   */
   async ask(question: string | SearchQuery, options: AskOptions = {}): Promise<AskResult> {
     const q = typeof question === 'string' ? { text: question } : question;
-    const found = await this.search({ ...q, text: retrievalText(q.text, options.history) }, options);
-    const readPicture = storedPictureReader(this.store, this.mediaStore, found.images);
+    const asked = { ...q, text: retrievalText(q.text, options.history) };
+    const judge = options.gate ?? this.config.search.gate;
+    const found = await this.search(asked, { ...options, judge });
+    const answerability = found.answerability;
+    // Not answerable and nothing passed the thresholds: the closest items are still worth showing.
+    const shown =
+      answerability?.answerable === false && found.text.length + found.images.length === 0
+        ? await this.search(asked, { ...options, ...CLOSEST })
+        : found;
+    const readPicture = storedPictureReader(this.parts.store, this.parts.media, shown.images);
     return answerFromHits({
       question: q.text ?? '',
-      found,
+      found: shown,
+      answerability,
       model: await chooseLanguageModel(this.config.llm, {
-        llm: options.llm !== undefined ? options.llm : this.llm,
+        llm: options.llm !== undefined ? options.llm : this.parts.llm,
         llmConfig: options.llmConfig,
       }),
       readPicture: (hit) => readPicture(hit.id),
@@ -193,7 +202,7 @@ export class KnowledgeBase {
 
   /** One item by id (undefined when unknown). */
   async item(id: string): Promise<StoredItem | undefined> {
-    return (await this.store.getItems([id]))[0];
+    return (await this.parts.store.getItems([id]))[0];
   }
 
   /**
@@ -203,15 +212,15 @@ export class KnowledgeBase {
   async media(id: string): Promise<{ path: string; mime: string } | undefined> {
     const item = await this.item(id);
     if (!item?.media) return undefined;
-    return { path: this.mediaStore.path(item.media), mime: mimeOfMedia(item.media) };
+    return { path: this.parts.media.path(item.media), mime: mimeOfMedia(item.media) };
   }
 
   async sources(): Promise<SourceRecord[]> {
-    return this.store.listSources();
+    return this.parts.store.listSources();
   }
 
   async items(source: string): Promise<StoredItem[]> {
-    return this.store.itemsOfSource(this.resolveSource(source));
+    return this.parts.store.itemsOfSource(this.resolveSource(source));
   }
 
   /** A source as stored: the exact string, or a path relative to the working directory. */
@@ -221,15 +230,15 @@ export class KnowledgeBase {
 
   /** Remove a source and its items (and pictures no other item uses); returns the number of items removed. */
   delete(source: string): Promise<number> {
-    return removeSource(this.store, this.mediaStore, source, this.resolveSource(source), this.dir);
+    return removeSource(this.parts.store, this.parts.media, source, this.resolveSource(source), this.dir);
   }
 
   async stats(): Promise<KbStats> {
-    const sources = await this.store.listSources();
+    const sources = await this.parts.store.listSources();
     return {
       dir: this.dir,
-      embedModel: this.manifest?.embedModel ?? this.embedModel,
-      dim: this.store.dim,
+      embedModel: this.parts.manifest?.embedModel ?? this.embedModel,
+      dim: this.parts.store.dim,
       sources: sources.length,
       textItems: sources.reduce((n, s) => n + s.textItems, 0),
       imageItems: sources.reduce((n, s) => n + s.imageItems, 0),
@@ -237,7 +246,7 @@ export class KnowledgeBase {
   }
 
   async close(): Promise<void> {
-    await this.store.close();
+    await this.parts.store.close();
     await this.models.dispose();
   }
 }

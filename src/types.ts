@@ -133,6 +133,23 @@ export interface SearchResult {
   level?: Level;
   /** How the lists were produced: `vector` (one scoring), `bm25`, or `hybrid` (fused). */
   mode?: 'vector' | 'bm25' | 'hybrid';
+  /** With `judge`: whether the documents can answer the query, and the evidence weighed. */
+  answerability?: Answerability;
+}
+
+/** The answerability gate's verdict on a query (`src/retrieve/gate.ts`). */
+export interface Answerability {
+  answerable: boolean;
+  /** Which evidence cleared its floor (empty when none did), e.g. `image.vector`, `text.bm25`. */
+  because: Array<`${'text' | 'image'}.${'vector' | 'bm25'}`>;
+  /** The best vector (cosine) and BM25 score per modality. */
+  evidence: { text: { vector?: number; bm25?: number }; image: { vector?: number; bm25?: number } };
+  /** The scores unrelated probe questions do not exceed in this knowledge base. */
+  floors: {
+    text: { vector: number; bm25: number };
+    image: { vector: number; bm25: number };
+    probes: number;
+  };
 }
 
 /** One ingested file, as `mmrag sources` lists it. */
@@ -153,4 +170,14 @@ export interface SourceRecord {
    * sources of their own while this source is in the knowledge base.
    */
   includes?: string[];
+}
+
+/** What `mmrag doctor` and the API's stats say about a knowledge base. */
+export interface KbStats {
+  dir: string;
+  embedModel: string | undefined;
+  dim: number | undefined;
+  sources: number;
+  textItems: number;
+  imageItems: number;
 }

@@ -1,8 +1,9 @@
-import { MmragError } from '../errors.js';
+import { errorMessage, MmragError } from '../errors.js';
 import type { KnowledgeBase } from '../kb.js';
 import type { AskFlags, DeleteFlags, IngestFlags, SearchFlags, SourcesFlags } from './flags.js';
 import {
   displayPath,
+  formatAdapterLine,
   formatHits,
   formatPromptShown,
   formatSourceList,
@@ -105,6 +106,7 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
       {
         ...options,
         ...(flags.prompt ? { prompt: flags.prompt as 'mmrag' | 'reference' } : {}),
+        ...(flags.gate === false ? { gate: false } : {}),
         signal: controller.signal,
         onRetrieved:
           flags.showPrompt && !flags.json
@@ -122,12 +124,25 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
     );
     process.off('SIGINT', onSignal);
     if (flags.json) {
-      const { answer, sources, model, level, citations, error, prompt, attached } = result;
-      process.stdout.write(
-        `${JSON.stringify({ answer, sources, model, level, citations, error, prompt, attached }, null, 2)}\n`,
-      );
+      const { answer, answerable, answerability, sources, model, level, citations, error, prompt, attached } =
+        result;
+      const shown = {
+        answer,
+        answerable,
+        sources,
+        model,
+        level,
+        citations,
+        error,
+        prompt,
+        attached,
+        answerability,
+      };
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     } else {
       if (streamed) process.stdout.write('\n');
+      // An answer nobody streamed: the documents do not say (the model was not asked).
+      else if (result.answer) process.stdout.write(`${printable(result.answer, { multiline: true })}\n`);
       if (result.error) {
         process.stderr.write(
           `${streamed ? '\n' : ''}${printable(result.error.message, { multiline: true })}\n`,
@@ -138,17 +153,29 @@ export async function askCommand(question: string, flags: AskFlags): Promise<voi
       const lines = formatSourceList(result.sources, result.citations);
       if (lines.length === 0) process.stdout.write('\nNo sources passed the thresholds.\n');
       else {
-        const heading = result.answer
-          ? result.citations.length > 0
-            ? 'Sources cited'
-            : 'Sources'
-          : 'Retrieved sources';
+        const heading = !result.answerable
+          ? 'Closest sources'
+          : result.answer
+            ? result.citations.length > 0
+              ? 'Sources cited'
+              : 'Sources'
+            : 'Retrieved sources';
         process.stdout.write(`\n${heading}:\n${lines.join('\n')}\n`);
       }
     }
     // No model at all (auto mode) is not a failure: the sources are the answer. A model that failed is.
     if (result.error && result.error.code !== 'llm_none') process.exitCode = 1;
   });
+}
+
+/** The query adapter's line for `sources`; a broken adapter is shown, not fatal to the listing. */
+function adapterSummary(kb: KnowledgeBase): string | undefined {
+  try {
+    const info = kb.queryAdapter.info();
+    return info ? formatAdapterLine(info) : undefined;
+  } catch (err) {
+    return `unusable: ${errorMessage(err)}`;
+  }
 }
 
 export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
@@ -160,7 +187,7 @@ export async function sourcesCommand(flags: SourcesFlags): Promise<void> {
   await withKb(kb, async () => {
     const records = await kb.sources();
     if (flags.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-    else process.stdout.write(`${formatSources(records)}\n`);
+    else process.stdout.write(`${formatSources(records, adapterSummary(kb))}\n`);
   });
 }
 

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, DEFAULT_EMBED_MODEL, resolveConfig } from '../config.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, MmragError } from '../errors.js';
 import { displayUrl, redact } from '../redact.js';
 import type { DoctorFlags } from './flags.js';
-import { displayPath } from './format.js';
+import { displayPath, formatAdapterLine } from './format.js';
 import { configFromFlags } from './options.js';
 
 export interface Check {
@@ -35,6 +35,29 @@ async function checkKb(config: Config): Promise<Check> {
     };
   } catch (err) {
     return { name: 'knowledge base', ok: false, detail: errorMessage(err), hint: 'See the message above.' };
+  }
+}
+
+/** The query adapter `mmrag tune` trained: none, its figures, or why searches refuse it. */
+async function checkAdapter(config: Config): Promise<Check | undefined> {
+  const metaPath = join(config.kb, 'kb.json');
+  if (!existsSync(metaPath)) return undefined;
+  const { readAdapter } = await import('../retrieve/query-adapter.js');
+  try {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { embedModel: string; dim?: number };
+    const adapter = readAdapter(config.kb, { embedModel: meta.embedModel, dim: meta.dim });
+    return {
+      name: 'query adapter',
+      ok: true,
+      detail: adapter ? formatAdapterLine(adapter.info) : 'none (`mmrag tune` trains one on your documents)',
+    };
+  } catch (err) {
+    return {
+      name: 'query adapter',
+      ok: false,
+      detail: errorMessage(err),
+      hint: err instanceof MmragError ? err.hint : undefined,
+    };
   }
 }
 
@@ -148,6 +171,8 @@ export async function runChecks(config: Config): Promise<Check[]> {
   ];
   // Sequential: model loading uses Transformers.js's global settings.
   checks.push(await checkKb(config));
+  const adapter = await checkAdapter(config);
+  if (adapter) checks.push(adapter);
   checks.push(await checkModel(config));
   checks.push(await checkLlm(config));
   checks.push(await checkFfmpeg());

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { MmragError } from '../errors.js';
 import type { SearchOptions } from '../kb.js';
+import type { AdapterInfo } from '../retrieve/query-adapter.js';
 import type { EvalFlags } from './flags.js';
+import { formatAdapterLine } from './format.js';
 import { openFromFlags } from './open.js';
 
 /** Named retrieval settings for `mmrag eval --settings a,b,c`; each is passed to `kb.search` as options. */
@@ -40,6 +42,38 @@ export function evalSettingsFromFlag(
     name,
     options: name === 'default' ? {} : { ...EVAL_PRESETS[name] },
   }));
+}
+
+/**
+ * With a query adapter, each setting it can change (level 3, not BM25 alone) is measured twice, side by side:
+ * without it (the setting's name) and with it (`name+adapter`).
+ */
+export function withAdapterRows(
+  settings: Array<{ name: string; options: Record<string, unknown> }>,
+  search: { level: number; mode: string },
+): Array<{ name: string; options: Record<string, unknown> }> {
+  return settings.flatMap((s) => {
+    const level = (s.options.level as number | undefined) ?? search.level;
+    const mode = (s.options.mode as string | undefined) ?? search.mode;
+    if (level !== 3 || mode === 'bm25') return [s];
+    return [
+      { name: s.name, options: { ...s.options, adapter: false } },
+      { name: `${s.name}+adapter`, options: s.options },
+    ];
+  });
+}
+
+function adapterNote(adapter: AdapterInfo): string {
+  const lines = [
+    `Query adapter ${formatAdapterLine(adapter)}.`,
+    'Each setting it changes is measured without it, then with it (+adapter).',
+  ];
+  const evalPairs = adapter.training.pairs.eval ?? 0;
+  if (evalPairs > 0)
+    lines.push(
+      `Note: it was trained on ${evalPairs} pairs from eval questions (tune measured the ones it held out, never trained on them); if they came from this file, the +adapter rows are optimistic.`,
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -81,21 +115,31 @@ export async function evalCommand(file: string, flags: EvalFlags): Promise<void>
         'empty_kb',
       );
     }
+    const adapter = kb.queryAdapter.info();
+    const compared = adapter ? withAdapterRows(settings, kb.config.search) : settings;
     const depth = Math.max(k, 10);
     const report = await evaluate(
       (question, setting) =>
         kb.search({ text: question.query || undefined, image: question.image }, {
           ...setting.options,
+          judge: true,
           text: { k: depth, threshold: Number.NEGATIVE_INFINITY },
           image: { k: depth, threshold: Number.NEGATIVE_INFINITY },
         } as SearchOptions),
       questions,
-      settings,
+      compared,
       k,
     );
-    process.stdout.write(
-      `${flags.json ? JSON.stringify(evalReportJson(report), null, 2) : formatEvalTable(report)}\n`,
-    );
+    if (flags.json) {
+      const json = evalReportJson(report);
+      const described = adapter
+        ? { ...json, adapter: { revision: adapter.revision, createdAt: adapter.createdAt } }
+        : json;
+      process.stdout.write(`${JSON.stringify(described, null, 2)}\n`);
+    } else {
+      if (adapter) process.stdout.write(`${adapterNote(adapter)}\n`);
+      process.stdout.write(`${formatEvalTable(report)}\n`);
+    }
   } finally {
     await kb.close();
   }

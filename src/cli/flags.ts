@@ -26,6 +26,8 @@ export interface RetrievalFlags {
   where?: string;
   diversity?: string;
   rerank?: boolean;
+  /** false with --no-adapter: search without the query adapter `mmrag tune` trained. */
+  adapter?: boolean;
 }
 
 export interface LlmFlags {
@@ -51,9 +53,12 @@ export type AskFlags = SearchFlags &
     /** Print the exact prompt and the pictures attached before the answer. */
     showPrompt?: boolean;
     prompt?: string;
+    /** false with --no-gate: ask the model whatever retrieval found. */
+    gate?: boolean;
   };
 export type ServeFlags = KbFlags & LlmFlags & { host?: string; port?: string; token?: string };
 export type DemoFlags = LlmFlags & { kb?: string; offline?: boolean };
+export type McpFlags = KbFlags & LlmFlags;
 export type DoctorFlags = KbFlags & LlmFlags & { json?: boolean };
 export type SourcesFlags = KbFlags & { json?: boolean };
 export type DeleteFlags = KbFlags & { json?: boolean };
@@ -65,3 +70,15 @@ export interface EvalFlags extends KbFlags {
   /** Comma-separated names from EVAL_PRESETS (default: one setting, "default", with no options). */
   settings?: string;
 }
+
+export type TuneFlags = KbFlags &
+  LlmFlags & {
+    pairs?: string;
+    eval?: string;
+    epochs?: string;
+    synthetic?: string;
+    rank?: string;
+    seed?: string;
+    reset?: boolean;
+    json?: boolean;
+  };

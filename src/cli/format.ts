@@ -3,6 +3,7 @@ import { formatSourceLine } from '../generate/prompt.js';
 import type { IngestSummary } from '../ingest/pipeline.js';
 import { formatLocation } from '../location.js';
 import { displayUrl } from '../redact.js';
+import type { AdapterInfo } from '../retrieve/query-adapter.js';
 import { formatRelevance } from '../retrieve/relevance.js';
 import type { Hit, SourceRecord } from '../types.js';
 import { printable } from './terminal.js';
@@ -63,7 +64,15 @@ export function formatHits(result: { text: Hit[]; images: Hit[] }, scoring: stri
   return lines.join('\n');
 }
 
-export function formatSources(records: SourceRecord[]): string {
+/** One line about a knowledge base's query adapter (`mmrag tune`), for `sources`, `doctor` and `eval`. */
+export function formatAdapterLine(info: AdapterInfo): string {
+  const h = info.heldOut;
+  const gain = h.after.mrr - h.before.mrr;
+  return `revision ${info.revision} (format ${info.version}) of ${info.createdAt.slice(0, 10)}, ${info.kind === 'low-rank' ? `rank ${info.rank}` : 'full matrix'}: held-out MRR ${h.before.mrr.toFixed(3)} -> ${h.after.mrr.toFixed(3)} (${gain >= 0 ? '+' : ''}${gain.toFixed(3)}), R@${h.k} ${h.before.recall.toFixed(3)} -> ${h.after.recall.toFixed(3)} on ${h.pairs} pairs`;
+}
+
+/** The source list; `adapter` is the query adapter's line (or why it cannot be used), when there is one. */
+export function formatSources(records: SourceRecord[], adapter?: string): string {
   if (records.length === 0) return 'The knowledge base is empty. Add files with `mmrag ingest <path>`.';
   const lines = records.map((r) => {
     const date = new Date(r.ingestedAt).toISOString().slice(0, 16).replace('T', ' ');
@@ -72,6 +81,7 @@ export function formatSources(records: SourceRecord[]): string {
   const text = records.reduce((n, r) => n + r.textItems, 0);
   const images = records.reduce((n, r) => n + r.imageItems, 0);
   lines.push(`${records.length} sources, ${text} text items, ${images} pictures`);
+  if (adapter) lines.push(`Query adapter: ${adapter}`);
   return lines.join('\n');
 }
 

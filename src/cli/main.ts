@@ -6,8 +6,10 @@ import type {
   EvalFlags,
   IngestFlags,
   KbFlags,
+  McpFlags,
   SearchFlags,
   ServeFlags,
+  TuneFlags,
 } from './flags.js';
 
 // Only commander is loaded up front: every command imports what it needs when it runs, so --help is instant.
@@ -73,7 +75,8 @@ const retrievalOptions = (cmd: Command) =>
       'MMR in (0, 1]: lower is more diverse (near-duplicate frames stop filling the list)',
     )
     .option('--rerank', 'rerank the candidates with the configured reranker')
-    .option('--no-rerank', 'do not rerank, even when a reranker is configured');
+    .option('--no-rerank', 'do not rerank, even when a reranker is configured')
+    .option('--no-adapter', 'search without the query adapter `mmrag tune` trained (to compare)');
 const llmOptions = (cmd: Command) =>
   cmd
     .addOption(
@@ -146,6 +149,10 @@ export function buildProgram(): Command {
     ),
   )
     .option('--show-prompt', 'print the exact prompt sent to the model, and the pictures attached, by path')
+    .option(
+      '--no-gate',
+      'ask the model even when nothing in the knowledge base is close to the question (default: say so instead)',
+    )
     .addOption(
       new Option(
         '--prompt <style>',
@@ -201,6 +208,16 @@ export function buildProgram(): Command {
 
   llmOptions(
     kbOptions(
+      program
+        .command('mcp')
+        .description(
+          'serve the knowledge base to an agent over MCP on stdio (Claude Desktop, Cursor, VS Code)',
+        ),
+    ),
+  ).action(async (flags: McpFlags) => (await import('./mcp.js')).mcpCommand(flags));
+
+  llmOptions(
+    kbOptions(
       program.command('doctor').description('check what works on this machine and what to do about the rest'),
     ),
   )
@@ -223,6 +240,34 @@ export function buildProgram(): Command {
       'print {"k", "questions", "overall": {"recall@k", "mrr", "ndcg@10"}, "settings": [...]}',
     )
     .action(async (file: string, flags: EvalFlags) => (await import('./eval.js')).evalCommand(file, flags));
+
+  llmOptions(
+    kbOptions(
+      program
+        .command('tune')
+        .description(
+          'adapt query embeddings to your documents: train a small adapter on pairs from the knowledge base (see docs/tuning.md)',
+        ),
+    ),
+  )
+    .option(
+      '--pairs <file>',
+      'extra training pairs, JSONL: {"query", "item"} or {"query", "relevant": [...]}',
+    )
+    .option(
+      '--eval <file>',
+      'an eval questions file: its questions become pairs (held-out ones only measured)',
+    )
+    .option('--epochs <n>', 'passes over the training pairs at most (default 30; stops early)')
+    .option('--synthetic <n>', 'have the LLM write questions for n sampled chunks and pictures (cached)')
+    .option('--rank <r>', 'a low-rank adapter W = I + U V^T of rank r (default: a full matrix)')
+    .option(
+      '--seed <n>',
+      'seed of the held-out split and the training (default: the one the adapter in place used, else 1)',
+    )
+    .option('--reset', 'remove the adapter: searches use the model as it is')
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: TuneFlags) => (await import('./tune.js')).tuneCommand(flags));
 
   return program;
 }

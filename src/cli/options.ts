@@ -66,6 +66,7 @@ export function searchOptionsFromFlags(flags: RetrievalFlags): SearchOptions {
     where: flags.where,
     diversity,
     rerank: flags.rerank,
+    adapter: flags.adapter,
     text: {
       k: number('text-k', flags.textK, true),
       threshold: number('text-threshold', flags.textThreshold),

@@ -73,8 +73,12 @@ export function parseQuestions(jsonl: string, baseDir: string): EvalQuestion[] {
     }
 
     const relevant = obj.relevant;
-    if (!Array.isArray(relevant) || relevant.length === 0)
-      throw bad(line, '"relevant" must be a non-empty list of item ids or file names.');
+    // An empty list marks a question the documents do not answer: it measures the answerability gate.
+    if (!Array.isArray(relevant))
+      throw bad(
+        line,
+        '"relevant" must be a list of item ids or file names ([] for a question the documents do not answer).',
+      );
     for (const entry of relevant) {
       if (typeof entry !== 'string' || entry.trim() === '')
         throw bad(line, '"relevant" entries must be non-empty strings.');

@@ -4,6 +4,7 @@ import type { EvalMetrics, EvalReport, SettingReport } from './run.js';
 export interface EvalReportJson {
   k: number;
   questions: number;
+  unanswerable: number;
   overall: EvalMetrics;
   settings: Array<{
     name: string;
@@ -11,6 +12,7 @@ export interface EvalReportJson {
     overall: EvalMetrics;
     text: EvalMetrics;
     images: EvalMetrics;
+    gate?: SettingReport['gate'];
     refused: SettingReport['refused'];
     perQuestion: SettingReport['perQuestion'];
   }>;
@@ -22,6 +24,7 @@ export function evalReportJson(report: EvalReport): EvalReportJson {
   return {
     k: report.k,
     questions: report.questions,
+    unanswerable: report.unanswerable,
     overall: report.settings[0]?.overall ?? ZERO,
     settings: report.settings.map((s) => ({
       name: s.name,
@@ -29,6 +32,7 @@ export function evalReportJson(report: EvalReport): EvalReportJson {
       overall: s.overall,
       text: s.text,
       images: s.images,
+      ...(s.gate ? { gate: s.gate } : {}),
       refused: s.refused,
       perQuestion: s.perQuestion,
     })),
@@ -42,10 +46,13 @@ const METRICS = ['recall@k', 'mrr', 'ndcg@10'] as const;
 export function formatEvalTable(report: EvalReport): string {
   const metricLabel = (m: (typeof METRICS)[number]) =>
     m === 'recall@k' ? `R@${report.k}` : m === 'mrr' ? 'MRR' : 'nDCG@10';
-  const header = ['setting', ...GROUPS.flatMap(() => METRICS.map(metricLabel))];
+  // With questions the documents do not answer: the gate's precision and recall of "not answerable".
+  const gated = report.settings.some((s) => s.gate);
+  const header = ['setting', ...GROUPS.flatMap(() => METRICS.map(metricLabel)), ...(gated ? ['P', 'R'] : [])];
   const rows = report.settings.map((s) => [
     s.name,
     ...GROUPS.flatMap((g) => METRICS.map((m) => s[g][m].toFixed(3))),
+    ...(gated ? [s.gate?.precision.toFixed(3) ?? '-', s.gate?.recall.toFixed(3) ?? '-'] : []),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const cell = (text: string, c: number) => (c === 0 ? text.padEnd(widths[c]!) : text.padStart(widths[c]!));
@@ -60,8 +67,17 @@ export function formatEvalTable(report: EvalReport): string {
       `${'-'.repeat(Math.max(0, Math.floor((span - title.length - 2) / 2)))} ${title} `.padEnd(span, '-'),
     );
   });
+  if (gated) {
+    const first = 1 + GROUPS.length * METRICS.length;
+    const span = widths[first]! + widths[first + 1]! + 2;
+    groupTitles.push('not answer.'.padStart(span));
+  }
+  const answerable = report.questions - report.unanswerable;
   return [
-    `Evaluated ${report.questions} question${report.questions === 1 ? '' : 's'}, k = ${report.k}.`,
+    `Evaluated ${report.questions} question${report.questions === 1 ? '' : 's'}, k = ${report.k}` +
+      (report.unanswerable > 0
+        ? ` (${answerable} answerable, scored by retrieval; ${report.unanswerable} the documents do not answer, scored by the gate: precision P and recall R of "not answerable").`
+        : '.'),
     '',
     groupTitles.join('  ').trimEnd(),
     line(header),

@@ -20,9 +20,25 @@ export interface QuestionScores {
   id?: string;
   query: string;
   image?: string;
+  /** False for a question the documents do not answer (`relevant: []`): it has no retrieval metrics. */
+  answerable: boolean;
+  /** The answerability gate's verdict, when the search judged it. */
+  judgedAnswerable?: boolean;
   overall: EvalMetrics;
   text: EvalMetrics;
   images: EvalMetrics;
+}
+
+/** How well the answerability gate recognised the questions the documents do not answer. */
+export interface GateMetrics {
+  /** Questions with `relevant: []`. */
+  unanswerable: number;
+  /** Questions the gate judged not answerable. */
+  judgedUnanswerable: number;
+  /** Of the questions judged not answerable, the share that are (1 when none was judged so). */
+  precision: number;
+  /** Of the questions that are not answerable, the share judged so (1 when there are none). */
+  recall: number;
 }
 
 export interface SettingReport {
@@ -30,23 +46,27 @@ export interface SettingReport {
   options: Record<string, unknown>;
   /** Questions this setting refused (e.g. a query by picture at level 1): scored 0, listed here. */
   refused: Array<{ line: number; message: string }>;
-  /** Means over the questions. */
+  /** Means over the answerable questions. */
   overall: EvalMetrics;
   text: EvalMetrics;
   images: EvalMetrics;
+  /** The gate's precision and recall of "not answerable", when the search judged answerability. */
+  gate?: GateMetrics;
   perQuestion: QuestionScores[];
 }
 
 export interface EvalReport {
   k: number;
   questions: number;
+  /** Of them, the questions the documents do not answer (`relevant: []`). */
+  unanswerable: number;
   settings: SettingReport[];
 }
 
 export type EvalSearch = (
   question: EvalQuestion,
   setting: EvalSetting,
-) => Promise<{ text: Hit[]; images: Hit[] }>;
+) => Promise<{ text: Hit[]; images: Hit[]; answerability?: { answerable: boolean } }>;
 
 /**
  * The two modalities as one ranking, alternating text and picture hits (text first; when one list runs out the
@@ -79,12 +99,14 @@ export function scoreRanking(
 
 function scoreQuestion(
   question: EvalQuestion,
-  found: { text: Hit[]; images: Hit[] },
+  found: { text: Hit[]; images: Hit[]; answerability?: { answerable: boolean } },
   k: number,
 ): QuestionScores {
   const scores: QuestionScores = {
     line: question.line,
     query: question.query,
+    answerable: question.relevant.length > 0,
+    ...(found.answerability ? { judgedAnswerable: found.answerability.answerable } : {}),
     overall: scoreRanking(interleave(found.text, found.images), question, k),
     text: scoreRanking(found.text, question, k),
     images: scoreRanking(found.images, question, k),
@@ -92,6 +114,21 @@ function scoreQuestion(
   if (question.id !== undefined) scores.id = question.id;
   if (question.image !== undefined) scores.image = question.image;
   return scores;
+}
+
+/** Precision and recall of "not answerable" over the questions the gate judged; undefined when it judged none. */
+export function gateMetrics(rows: readonly QuestionScores[]): GateMetrics | undefined {
+  const judged = rows.filter((q) => q.judgedAnswerable !== undefined);
+  if (judged.length === 0) return undefined;
+  const unanswerable = judged.filter((q) => !q.answerable).length;
+  const judgedUnanswerable = judged.filter((q) => q.judgedAnswerable === false).length;
+  const right = judged.filter((q) => !q.answerable && q.judgedAnswerable === false).length;
+  return {
+    unanswerable,
+    judgedUnanswerable,
+    precision: judgedUnanswerable === 0 ? 1 : right / judgedUnanswerable,
+    recall: unanswerable === 0 ? 1 : right / unanswerable,
+  };
 }
 
 function meanMetrics(rows: EvalMetrics[]): EvalMetrics {
@@ -147,15 +184,23 @@ export async function evaluate(
       }
       perQuestion.push(scoreQuestion(question, found, k));
     }
+    const answerable = perQuestion.filter((q) => q.answerable);
+    const gate = gateMetrics(perQuestion);
     reports.push({
       name: setting.name,
       options: setting.options,
       refused,
-      overall: meanMetrics(perQuestion.map((q) => q.overall)),
-      text: meanMetrics(perQuestion.map((q) => q.text)),
-      images: meanMetrics(perQuestion.map((q) => q.images)),
+      overall: meanMetrics(answerable.map((q) => q.overall)),
+      text: meanMetrics(answerable.map((q) => q.text)),
+      images: meanMetrics(answerable.map((q) => q.images)),
+      ...(gate ? { gate } : {}),
       perQuestion,
     });
   }
-  return { k, questions: questions.length, settings: reports };
+  return {
+    k,
+    questions: questions.length,
+    unanswerable: questions.filter((q) => q.relevant.length === 0).length,
+    settings: reports,
+  };
 }

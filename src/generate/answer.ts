@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import { errorMessage, MmragError } from '../errors.js';
-import type { Hit, Level, SearchResult } from '../types.js';
+import type { Answerability, Hit, Level, SearchResult } from '../types.js';
 import type { ChatImage, LanguageModel } from './llm.js';
 import { buildPrompt, type PromptStyle } from './prompt.js';
 
@@ -17,6 +17,8 @@ export interface AnswerOptions {
   history?: Array<{ role: 'user' | 'assistant'; content: string }>;
   /** `mmrag` (numbered sources the answer cites) or `reference` (the reference pipeline's prompt, exactly). */
   prompt?: PromptStyle;
+  /** The answerability gate (default: the `search.gate` setting, on): false asks the model whatever was found. */
+  gate?: boolean;
   /**
    * Called once retrieval is done and the prompt built, before the model is asked: the sources can be shown
    * while the answer is still to come, and the exact prompt with them.
@@ -65,8 +67,19 @@ export interface AskResult {
   attached: AttachedPicture[];
   /** The level that answered (1: no pictures were shown to the model). */
   level: Level;
+  /**
+   * Whether the documents can answer the question. False: the answerability gate found nothing close enough,
+   * the model was not asked, `answer` says the documents do not say, and `sources` are the closest ones.
+   */
+  answerable: boolean;
+  /** What the gate weighed, when it ran (`--no-gate` turns it off). */
+  answerability?: Answerability;
   error?: AskError;
 }
+
+/** What `ask` answers when the documents do not hold the answer (the model is not asked). */
+export const NOT_IN_DOCUMENTS =
+  'Your documents do not seem to say: nothing in the knowledge base is close enough to this question. The closest sources are listed below.';
 
 /** The numbers `[n]` an answer cites, in order of first appearance, limited to valid source numbers. */
 export function citedNumbers(answer: string, sourceCount: number): number[] {
@@ -130,6 +143,8 @@ export interface AnswerRequest {
   found: SearchResult;
   /** The model, or the reason there is none. */
   model: { llm: LanguageModel } | { llm: undefined; error: AskError };
+  /** The answerability gate's verdict; when not answerable, the model is not asked. */
+  answerability?: Answerability;
   /** Reads a hit's stored picture (pictures go to the model at levels 2 and 3). */
   readPicture: (hit: Hit) => Promise<ChatImage | undefined>;
   history?: AnswerOptions['history'];
@@ -158,7 +173,10 @@ export async function answerFromHits(request: AnswerRequest): Promise<AskResult>
     prompt,
     attached: [],
     level,
+    answerable: request.answerability?.answerable ?? true,
+    ...(request.answerability ? { answerability: request.answerability } : {}),
   };
+  const asking = request.model.llm !== undefined && result.answerable;
   const images: ChatImage[] = [];
   // Level 1 translates pictures to text: the model sees their captions, never the pictures.
   for (const hit of level === 1 ? [] : found.images) {
@@ -167,13 +185,11 @@ export async function answerFromHits(request: AnswerRequest): Promise<AskResult>
     images.push(image);
     result.attached.push({ id: hit.id, path: hit.image ?? '' });
   }
-  request.onRetrieved?.({
-    sources,
-    prompt,
-    attached: result.attached,
-    level,
-    willAnswer: request.model.llm !== undefined,
-  });
+  request.onRetrieved?.({ sources, prompt, attached: result.attached, level, willAnswer: asking });
+  if (!result.answerable) {
+    result.answer = NOT_IN_DOCUMENTS;
+    return result;
+  }
   if (!request.model.llm) {
     result.error = request.model.error;
     return result;

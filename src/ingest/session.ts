@@ -15,7 +15,14 @@ import { pruneMedia, pruneMissingSources } from './prune.js';
 export interface IngestRunOptions extends IngestOptions {
   /** Remove sources inside the given folders whose files are gone. */
   prune?: boolean;
+  /** Local files a document refers to are read only from inside this folder (server uploads). */
+  localRoot?: string;
 }
+
+/** What an ingest run is given: the pipeline's dependencies, with the embedding models as one set. */
+export type IngestParts = Omit<IngestDependencies, 'embedder' | 'textSpace' | 'localRoot'> & {
+  models: { embedder: IngestDependencies['embedder']; textSpace: IngestDependencies['textSpace'] };
+};
 
 /**
  * One ingest run as a unit of work on a store: take the write lock, clean up what a crashed run left, run the
@@ -24,10 +31,17 @@ export interface IngestRunOptions extends IngestOptions {
  */
 export async function runIngest(
   paths: string[],
-  deps: IngestDependencies & { media: MediaStore; store: Store },
+  parts: IngestParts,
   options: IngestRunOptions,
   onStored: () => Promise<void>,
 ): Promise<IngestSummary> {
+  const { models, ...rest } = parts;
+  const deps: IngestDependencies = {
+    ...rest,
+    embedder: () => models.embedder(),
+    textSpace: () => models.textSpace(),
+    localRoot: options.localRoot,
+  };
   const release = await deps.store.lockWrites();
   try {
     await deps.store.refresh();

@@ -33,8 +33,15 @@ export interface SearchOptions {
   diversity?: number;
   /** Rerank the candidates with the configured reranker (default: when one is configured). */
   rerank?: boolean;
+  /** Map text queries through the query adapter `mmrag tune` trained, when there is one (default true). */
+  adapter?: boolean;
   text?: Partial<ModalityParams>;
   image?: Partial<ModalityParams>;
+  /**
+   * Also decide whether the documents can answer the query (the answerability gate, docs/scoring.md): the result
+   * then carries `answerability`. Text queries only.
+   */
+  judge?: boolean;
 }
 
 export interface SearchQuery {
@@ -43,6 +50,21 @@ export interface SearchQuery {
   image?: string;
   /** The picture's bytes, instead of a path (an upload). */
   imageBytes?: Uint8Array;
+}
+
+/**
+ * The configured reranker, created on first use and then shared (undefined when none is configured). The
+ * reranker module, and the model behind it, are loaded only when a query asks for reranking.
+ */
+export function lazyReranker(
+  rerank: Config['search']['rerank'],
+  embed: Config['embed'],
+): () => Promise<Reranker | undefined> {
+  let reranker: Promise<Reranker | undefined> | undefined;
+  return () => {
+    reranker ??= import('./rerank.js').then((m) => m.createConfiguredReranker(rerank, embed));
+    return reranker;
+  };
 }
 
 /** What planning a query needs besides the configuration. */
@@ -107,12 +129,15 @@ export interface QueryModels {
 /**
  * The query in every form the plan's rankings need: the words (BM25, reranking), the CLIP vector (level 3: the
  * text projection, the picture's, or their mean) and the text-form vector (levels 1-2, or a dedicated text model).
+ * `adaptText` (the query adapter, when there is one) maps the text projection before it is used or averaged
+ * with a picture's; pictures' vectors and the text forms of levels 1-2 are left as they are.
  */
 export async function embedQuery(
   query: SearchQuery,
   level: Level,
   models: QueryModels,
   maxImagePixels: number,
+  adaptText?: (vector: Float32Array) => Float32Array,
 ): Promise<QueryForms> {
   const byPicture = Boolean(query.image || query.imageBytes);
   if (byPicture && level !== 3) {
@@ -123,7 +148,8 @@ export async function embedQuery(
     );
   }
   const forms: QueryForms = { text: query.text?.trim() || undefined };
-  if (level === 3) forms.clip = await clipQueryVector(query, await models.embedder(), maxImagePixels);
+  if (level === 3)
+    forms.clip = await clipQueryVector(query, await models.embedder(), maxImagePixels, adaptText);
   if (forms.text) {
     const space = await models.textSpace();
     if (space.isClip && level === 3 && !byPicture) forms.textForm = forms.clip;
@@ -137,8 +163,10 @@ async function clipQueryVector(
   query: SearchQuery,
   embedder: Embedder,
   maxImagePixels: number,
+  adaptText: ((vector: Float32Array) => Float32Array) | undefined,
 ): Promise<Float32Array> {
-  const textVector = query.text?.trim() ? (await embedder.embedTexts([query.text]))[0]! : undefined;
+  let textVector = query.text?.trim() ? (await embedder.embedTexts([query.text]))[0]! : undefined;
+  if (textVector && adaptText) textVector = adaptText(textVector);
   let imageVector: Float32Array | undefined;
   if (query.image || query.imageBytes) {
     let rgb: Awaited<ReturnType<typeof decodeToRgb>>;

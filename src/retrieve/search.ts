@@ -469,3 +469,43 @@ function softmaxOfDot(similarities: Float32Array, temperature: number): (dot: nu
     return Math.exp(d / temperature - normaliser.max) / normaliser.sum;
   };
 }
+
+/** The strongest evidence a knowledge base holds for a query, per modality: what the answerability gate weighs. */
+export interface QueryEvidence {
+  text: { vector?: number; bm25?: number };
+  image: { vector?: number; bm25?: number };
+}
+
+/**
+ * The best vector score (cosine, whatever the plan's scoring: it means the same at any corpus size) and the best
+ * BM25 score of each modality for a query, under the plan's level and filter. One exact or ANN top-1 and one
+ * full-text top-1 per modality: cheap enough to run for a set of probe queries too.
+ */
+export async function bestEvidence(
+  store: Store,
+  query: QueryForms,
+  plan: SearchPlan,
+): Promise<QueryEvidence> {
+  const column: VectorColumn = plan.level === 3 ? 'vector' : 'text_vector';
+  const primaryQuery = plan.level === 3 ? query.clip : query.textForm;
+  const one = async (modality: Modality) => {
+    const found: { vector?: number; bm25?: number } = {};
+    const allowed = plan.where
+      ? new Set((await store.scanItems(modality)).filter(plan.where).map((i) => i.id))
+      : undefined;
+    if (primaryQuery) {
+      const params = { k: 1, threshold: -1, temperature: 1 };
+      const ranking = await rankVectors(store, modality, column, primaryQuery, params, 'cosine', 1, allowed);
+      const top = ranking?.ranked[0];
+      if (top) found.vector = top.score;
+    }
+    if (query.text) {
+      const matches = await store.fullTextSearch(query.text, modality, allowed ? 20 : 1);
+      const top = allowed ? matches.find((m) => allowed.has(m.id)) : matches[0];
+      if (top) found.bm25 = top.score;
+    }
+    return found;
+  };
+  const [text, image] = await Promise.all([one('text'), one('image')]);
+  return { text, image };
+}

@@ -172,6 +172,10 @@ export const askBodySchema = searchOptionsSchema
       .openapi({
         description: 'the conversation so far, oldest first (the model sees it before the question)',
       }),
+    gate: z.boolean().optional().openapi({
+      description:
+        'the answerability gate (default on): false asks the model even when nothing in the knowledge base is close to the question',
+    }),
     llm: z
       .object({
         provider: z.enum(['auto', 'ollama', 'openai', 'none']).optional().openapi({
@@ -370,6 +374,27 @@ export const searchResultSchema = z
   })
   .openapi('SearchResult');
 
+const scoresBySignal = z.object({ vector: z.number().optional(), bm25: z.number().optional() });
+
+export const answerabilitySchema = z
+  .object({
+    answerable: z.boolean(),
+    because: z
+      .array(z.enum(['text.vector', 'text.bm25', 'image.vector', 'image.bm25']))
+      .openapi({ description: 'the evidence that cleared its floor (empty: none did)' }),
+    evidence: z
+      .object({ text: scoresBySignal, image: scoresBySignal })
+      .openapi({ description: 'the best cosine and BM25 score (per content word) of each modality' }),
+    floors: z
+      .object({
+        text: z.object({ vector: z.number(), bm25: z.number() }),
+        image: z.object({ vector: z.number(), bm25: z.number() }),
+        probes: z.number().int(),
+      })
+      .openapi({ description: 'the scores unrelated probe questions do not exceed in this knowledge base' }),
+  })
+  .openapi('Answerability', { description: "The answerability gate's verdict and what it weighed." });
+
 export const attachedPictureSchema = z
   .object({
     id: z.string().openapi({ description: 'the item the picture is of' }),
@@ -399,6 +424,11 @@ export const askResultSchema = z
     model: z.string().nullable().openapi({ description: '`provider/model`, or null when no model answered' }),
     citations: z.array(z.number().int()).openapi({ description: 'source numbers the answer cites as [n]' }),
     level: levelSchema.openapi({ description: 'the level that answered (1: the model saw no pictures)' }),
+    answerable: z.boolean().openapi({
+      description:
+        'false: nothing in the knowledge base is close enough to the question; the model was not asked, the answer says the documents do not say, and the sources are the closest ones',
+    }),
+    answerability: answerabilitySchema.optional(),
     error: errorDetailSchema
       .optional()
       .openapi({ description: 'why there is no answer (code llm_none: no model)' }),
@@ -413,7 +443,7 @@ export const askResultSchema = z
 
 /** The last event of an answer stream. */
 export const askDoneSchema = askResultSchema
-  .pick({ model: true, citations: true, answer: true, level: true, error: true })
+  .pick({ model: true, citations: true, answer: true, level: true, answerable: true, error: true })
   .openapi('AskDone');
 
 export const sourceSchema = z

@@ -714,6 +714,15 @@ export class LanceStore implements Store {
     writeFileAtomic(join(this.dir, 'kb.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   }
 
+  async readText(name: string): Promise<string | undefined> {
+    const path = join(this.dir, plainName(name));
+    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  }
+
+  async writeText(name: string, text: string): Promise<void> {
+    writeFileAtomic(join(this.dir, plainName(name)), text);
+  }
+
   async lockWrites(): Promise<() => void> {
     return acquireWriteLock(join(this.dir, 'write.lock'));
   }
@@ -728,4 +737,12 @@ export class LanceStore implements Store {
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A document name as a file inside the knowledge base folder: a plain name, never a path. */
+function plainName(name: string): string {
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) {
+    throw new MmragError(`"${name}" is not a plain document name.`, undefined, 'bad_request');
+  }
+  return name;
 }

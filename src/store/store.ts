@@ -114,6 +114,12 @@ export interface Store {
   readManifest(): Promise<KbManifest | undefined>;
   writeManifest(manifest: KbManifest): Promise<void>;
   /**
+   * Small named documents kept with the knowledge base (the answerability gate's calibration, a query adapter):
+   * `name` is a plain file name (`gate.json`); undefined when there is none.
+   */
+  readText(name: string): Promise<string | undefined>;
+  writeText(name: string, text: string): Promise<void>;
+  /**
    * Take the knowledge base's write lock: one writer at a time; searches never wait. Resolves to the function that
    * releases it; refuses with `kb_locked` while another writer holds it.
    */

@@ -117,6 +117,21 @@ describe('what the CLI prints', () => {
     expect(result.attached.map((a) => a.id)).toEqual(images.map((h) => h.id));
   });
 
+  it('says when the documents do not answer, without asking the model; --no-gate asks it anyway', async () => {
+    const env = cliEnv({ MMRAG_LLM: 'ollama', MMRAG_LLM_URL: llm.url });
+    const before = llm.chatRequests().length;
+    const question = 'How do I reset the password of my email account?';
+    const json = await runCli(['ask', question, '--json'], tmp.dir, env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ answerable: false, model: null });
+    const plain = await runCli(['ask', question], tmp.dir, env);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('Your documents do not seem to say');
+    expect(plain.stdout).toContain('Closest sources:');
+    expect(llm.chatRequests().length).toBe(before);
+    const forced = await runCli(['ask', question, '--no-gate', '--json'], tmp.dir, env);
+    expect(JSON.parse(forced.stdout)).toMatchObject({ answerable: true, model: 'ollama/llama3.2-vision' });
+  });
+
   it('never prints the credentials of a URL: doctor, and the error of an unreachable model', async () => {
     const url = 'http://alice:s3cret-pw@127.0.0.1:9/v1?api_key=k3y-in-query';
     const doctor = await runCli(['doctor', '--llm', 'openai', '--llm-url', url], tmp.dir);

@@ -150,6 +150,16 @@ export class MemoryStore implements Store {
     this.manifest = manifest;
   }
 
+  private readonly texts = new Map<string, string>();
+
+  async readText(name: string): Promise<string | undefined> {
+    return this.texts.get(name);
+  }
+
+  async writeText(name: string, text: string): Promise<void> {
+    this.texts.set(name, text);
+  }
+
   async lockWrites(): Promise<() => void> {
     if (this.locked) throw new MmragError('Another writer holds the lock.', undefined, 'kb_locked');
     this.locked = true;

@@ -52,10 +52,9 @@ describe('parseQuestions', () => {
     );
     expect(errorOf('["a"]').message).toContain('Line 1 of the questions file: expected a JSON object');
     expect(errorOf('{"query": "a", "relevent": ["x"]}').message).toContain('unknown field relevent');
-    expect(errorOf('{"query": "a"}').message).toContain('"relevant" must be a non-empty list');
-    expect(errorOf('{"query": "a", "relevant": []}').message).toContain(
-      '"relevant" must be a non-empty list',
-    );
+    expect(errorOf('{"query": "a"}').message).toContain('"relevant" must be a list');
+    // An empty list is a question the documents do not answer (it measures the answerability gate).
+    expect(parseQuestions('{"query": "a", "relevant": []}', '/')[0]?.relevant).toEqual([]);
     expect(errorOf('{"query": "a", "relevant": [""]}').message).toContain('non-empty strings');
     expect(errorOf('{"query": "a", "relevant": ["x", "x"]}').message).toContain('"x" is listed twice');
     expect(errorOf('{"query": 3, "relevant": ["x"]}').message).toContain('"query" must be a string');

@@ -66,6 +66,8 @@ function wireResult(result: AskResult): WireAskResult {
     model: result.model,
     citations: result.citations,
     level: result.level,
+    answerable: result.answerable,
+    ...(result.answerability ? { answerability: result.answerability } : {}),
     ...(result.error ? { error: result.error } : {}),
     prompt: result.prompt,
     attached: attachedView(result.attached),
@@ -112,6 +114,7 @@ export function askRoutes(ctx: RouteContext) {
       const askOptions: AskOptions = {
         ...opts,
         ...(body.history?.length ? { history: body.history } : {}),
+        ...(body.gate === false ? { gate: false } : {}),
         ...(llmConfig ? { llmConfig } : {}),
         ...(body.prompt ? { prompt: body.prompt } : {}),
         ...(signal ? { signal } : {}),
@@ -147,6 +150,7 @@ export function askRoutes(ctx: RouteContext) {
           citations: view.citations,
           answer: view.answer,
           level: view.level,
+          answerable: view.answerable,
           ...(view.error ? { error: view.error } : {}),
         };
         send('done', JSON.stringify(done));
