@@ -453,6 +453,7 @@ describe.skipIf(!hasChromium)('the web app on an empty knowledge base with no mo
 
   beforeAll(async () => {
     dir = tempDir('mmrag-browser-empty-');
+    await writeShapesPage(join(dir.dir, 'site'));
     // `auto` finds no Ollama on this port: no model answers.
     empty = await startTestServer(join(dir.dir, 'kb'), { provider: 'auto', url: 'http://127.0.0.1:9' });
   });
@@ -462,7 +463,7 @@ describe.skipIf(!hasChromium)('the web app on an empty knowledge base with no mo
     dir?.cleanup();
   });
 
-  it('says the knowledge base is empty in Search and Ask, and points to Settings when no model answers', async () => {
+  it('says the knowledge base is empty in Search and Ask; once it has files, points to Settings when no model answers', async () => {
     const page = await newPage('light');
     await page.goto(`${empty.url}/#/search`);
     await page.getByText('Nothing to search yet').waitFor();
@@ -476,7 +477,15 @@ describe.skipIf(!hasChromium)('the web app on an empty knowledge base with no mo
     await page.getByText('Your knowledge base is empty, so there was nothing to answer from.').waitFor({
       timeout: 30_000,
     });
-    const note = page.locator('.answer .note-info');
+    expect(await page.getByText('The closest sources are listed below').count()).toBe(0);
+
+    // With files, a question the documents answer finds no model: the note says what to do, in this app's terms.
+    const form = folderForm(join(dir.dir, 'site'), dir.dir);
+    const res = await fetch(`${empty.url}/api/ingest`, { method: 'POST', body: form });
+    await waitForJob(empty.url, ((await res.json()) as { id: string }).id);
+    await page.reload();
+    await ask(page, 'Which shape marks the fuel dock?');
+    const note = page.locator('.answer .note-info').last();
     await note.getByText(/No language model answered/).waitFor();
     expect(await note.textContent()).not.toContain('--llm');
     await note.getByRole('button', { name: 'Open Settings' }).click();

@@ -25,6 +25,8 @@ interface Turn {
   level?: Level;
   /** What the model was sent: the prompt and the pictures attached. */
   prompt?: AskPrompt;
+  /** False: nothing in the knowledge base is close to the question (the model was not asked). */
+  answerable?: boolean;
   error?: AskError;
   /** `stopped`: the reader pressed Stop (the partial answer is kept); `failed`: the question did not get through. */
   state: 'streaming' | 'done' | 'stopped' | 'failed';
@@ -279,6 +281,9 @@ export function AskView(props: {
         } else if (m.event === 'done') {
           const done = JSON.parse(m.data) as AskDone;
           update(id, (t) => ({
+            // An answer that was not streamed (the documents do not say) comes whole with the end.
+            answer: t.answer || done.answer || '',
+            answerable: done.answerable,
             model: done.model,
             citations: done.citations,
             state: t.state === 'streaming' ? 'done' : t.state,
@@ -356,7 +361,12 @@ export function AskView(props: {
                 <div class="bubble">{turn.question}</div>
               </div>
               <div class="answer" aria-busy={turn.state === 'streaming'}>
-                {turn.answer ? (
+                {turn.answer && turn.answerable === false ? (
+                  // The gate's sentence says the closest sources follow: only when there are some.
+                  turn.sources.length > 0 ? (
+                    <p class="not-answerable">{turn.answer}</p>
+                  ) : null
+                ) : turn.answer ? (
                   <AnswerText text={turn.answer} turn={turn.id} count={turn.sources.length} />
                 ) : turn.state === 'streaming' ? (
                   <div class="thinking">
