@@ -6,6 +6,7 @@ import { compress } from 'hono/compress';
 import { InProcessJobQueue } from '../jobs/in-process.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { KnowledgeBase } from '../kb.js';
+import { createMcpHttpHandler } from '../mcp/http.js';
 import { bearerToken, cookieValue, MEDIA_COOKIE, mediaKeyOf, tokenMatches } from './auth.js';
 import { ByteBudget } from './byte-budget.js';
 import { errorBody, serverPathHider } from './http-errors.js';
@@ -194,6 +195,13 @@ export function createApp(kb: KnowledgeBase, options: AppOptions = {}): MmragApp
   ]) {
     app.route('/', routes);
   }
+
+  // MCP over streamable HTTP (docs/mcp.md), behind the same token; its writes queue with the API's.
+  const mcp = createMcpHttpHandler(kb, {
+    ...(options.token ? { token: options.token } : {}),
+    writes: (write) => jobs.exclusive(write),
+  });
+  app.all('/mcp', (c) => mcp(c.req.raw));
 
   // ---- the web app ----
   app.get('*', async (c) => {
