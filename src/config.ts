@@ -195,6 +195,37 @@ export const ConfigSchema = z.object({
       exclude: z.array(z.string()).default([]),
     })
     .prefault({}),
+  /** `mmrag serve`: upload limits and what API clients may choose. */
+  server: z
+    .object({
+      /** Most bytes one upload request may carry (uploads are streamed to disk, never held in memory). */
+      maxUploadBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024 * 1024),
+      /** Most files one upload request may carry. */
+      maxUploadFiles: z.number().int().positive().default(1000),
+      /**
+       * Most bytes being received across all uploads at once; an upload that would pass it is refused with 503 and
+       * Retry-After (the client tries again later), so concurrent uploads cannot fill the disk or the queue.
+       */
+      maxInFlightBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(2 * 1024 * 1024 * 1024),
+      llm: z
+        .object({
+          /**
+           * Models an API client may ask for (`llm.model` in /api/ask), besides the configured one. Clients can
+           * never switch to a provider or address the operator did not configure, only turn answering off.
+           */
+          allowModels: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   transcribe: z
     .object({
       /** `whisper`: Transformers.js on this machine (downloads the model on first use); `openai`: a remote API. */

@@ -36,7 +36,9 @@ export interface FileOutcome {
 export type IngestEvent =
   | { kind: 'walked'; files: number }
   | { kind: 'file-start'; file: string; index: number }
-  | { kind: 'file-done'; outcome: FileOutcome; index: number };
+  | { kind: 'file-done'; outcome: FileOutcome; index: number }
+  /** Items of a file embedded so far (`done` of `total`), while a large file is embedded. */
+  | { kind: 'file-progress'; index: number; file: string; done: number; total: number };
 
 export interface TypeCounts {
   ingested: number;
@@ -456,6 +458,9 @@ async function acceptDrafts(
   };
 }
 
+/** Inputs per embedding call when a group is large enough to report progress between calls. */
+const PROGRESS_SLICE = 64;
+
 /** Embed the items of several prepared files in shared batches, and turn them into store rows. */
 
 /**
@@ -468,6 +473,7 @@ async function embedBatch(
   embedder: Embedder,
   textSpace: TextSpace,
   pictures: { batchSize: number; maxPixels: number; held: HeldPictures },
+  onProgress?: (fraction: number) => void,
 ): Promise<StoreRow[]> {
   const texts: string[] = [];
   const textForms: string[] = [];
@@ -484,9 +490,28 @@ async function embedBatch(
         );
     });
   }
-  const textVectors = await embedder.embedTexts(texts);
+  const images = group.reduce((n, p) => n + p.drafts.filter((d) => d.modality === 'image').length, 0);
+  const units = texts.length + images + textForms.length;
+  let embedded = 0;
+  const inSlices = async <T>(inputs: T[], embed: (slice: T[]) => Promise<Float32Array[]>) => {
+    if (units <= PROGRESS_SLICE) return embed(inputs);
+    const out: Float32Array[] = [];
+    for (let i = 0; i < inputs.length; i += PROGRESS_SLICE) {
+      const slice = inputs.slice(i, i + PROGRESS_SLICE);
+      out.push(...(await embed(slice)));
+      embedded += slice.length;
+      onProgress?.(embedded / units);
+    }
+    return out;
+  };
+  const textVectors = await inSlices(texts, (slice) => embedder.embedTexts(slice));
+  // Pictures are embedded once per distinct picture, a batch at a time (see embedPictures).
   const imageVectors = await embedPictures(group, embedder, pictures);
-  const formVectors = await textSpace.embedder.embedTexts(textForms);
+  if (images > 0 && units > PROGRESS_SLICE) {
+    embedded += images;
+    onProgress?.(embedded / units);
+  }
+  const formVectors = await inSlices(textForms, (slice) => textSpace.embedder.embedTexts(slice));
   const rows: StoreRow[] = [];
   let t = 0;
   let f = 0;
@@ -697,6 +722,13 @@ export async function ingestPaths(
             batchSize: deps.config.embed.batchSize,
             maxPixels: deps.config.ingest.maxImagePixels,
             held: run.held,
+          },
+          (fraction) => {
+            for (const { prepared: p, index } of toEmbed) {
+              const total = p.drafts.length;
+              const done = Math.floor(fraction * total);
+              emit({ kind: 'file-progress', index, file: p.outcome.file, done, total });
+            }
           },
         );
         pendingRows.push(...rows);

@@ -1,4 +1,4 @@
-import type { FileOutcome } from '../ingest/pipeline.js';
+import type { FileOutcome, IngestSummary } from '../ingest/pipeline.js';
 import {
   type IngestRunner,
   type Job,
@@ -11,8 +11,10 @@ import {
 } from './queue.js';
 
 const KEEP_FINISHED = 200;
+/** A file's progress is sent to listeners at most this often (its state is always current). */
+const PROGRESS_INTERVAL_MS = 250;
 
-function jobFile(name: string, outcome?: FileOutcome): JobFile {
+function jobFile(name: string, outcome?: FileOutcome, display: (text: string) => string = (t) => t): JobFile {
   if (!outcome) return { name, status: 'processing', items: 0, textItems: 0, imageItems: 0, warnings: [] };
   return {
     name,
@@ -21,21 +23,53 @@ function jobFile(name: string, outcome?: FileOutcome): JobFile {
     items: outcome.items,
     textItems: outcome.textItems,
     imageItems: outcome.imageItems,
-    warnings: outcome.warnings,
-    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    warnings: outcome.warnings.map(display),
+    ...(outcome.reason ? { reason: display(outcome.reason) } : {}),
   };
 }
 
-function toJobError(err: unknown): JobError {
+/** The summary of a job that had nothing left to ingest. */
+function emptySummary(): IngestSummary {
+  return {
+    files: 0,
+    ingested: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: 0,
+    items: 0,
+    textItems: 0,
+    imageItems: 0,
+    seconds: 0,
+    byType: {},
+    warnings: { total: 0, pictures: 0, network: 0 },
+    outcomes: [],
+  };
+}
+
+/** The summary with the files settled before the ingest counted in (as unchanged). */
+function withSettled(summary: IngestSummary, settled: JobFile[]): IngestSummary {
+  const out = { ...summary, byType: { ...summary.byType } };
+  for (const file of settled) {
+    out.files++;
+    out.unchanged++;
+    const key = file.type ?? 'unknown';
+    const counts = { ...(out.byType[key] ?? { ingested: 0, unchanged: 0, skipped: 0, failed: 0, items: 0 }) };
+    counts.unchanged++;
+    out.byType[key] = counts;
+  }
+  return out;
+}
+
+function toJobError(err: unknown, display: (text: string) => string = (t) => t): JobError {
   if (err instanceof Error) {
     const e = err as Error & { hint?: string; code?: string };
     return {
       code: typeof e.code === 'string' ? e.code : 'error',
-      message: e.message,
-      ...(e.hint ? { hint: e.hint } : {}),
+      message: display(e.message),
+      ...(e.hint ? { hint: display(e.hint) } : {}),
     };
   }
-  return { code: 'error', message: String(err) };
+  return { code: 'error', message: display(String(err)) };
 }
 
 /**
@@ -51,7 +85,14 @@ export class InProcessJobQueue implements JobQueue {
   constructor(private readonly run: IngestRunner) {}
 
   submit(spec: JobSpec, id = newJobId()): Promise<Job> {
-    const job: Job = { id, status: 'queued', createdAt: Date.now(), uploaded: spec.uploaded, files: [] };
+    const job: Job = {
+      id,
+      label: spec.label,
+      status: 'queued',
+      createdAt: Date.now(),
+      uploaded: spec.uploaded,
+      files: [],
+    };
     this.jobs.set(id, job);
     this.prune();
     void this.exclusive(() => this.execute(job, spec)).catch(() => {
@@ -105,27 +146,61 @@ export class InProcessJobQueue implements JobQueue {
     job.status = 'running';
     job.startedAt = Date.now();
     this.emit(job.id, { type: 'job', job });
+    const lastProgress = new Map<number, number>();
     try {
-      const summary = await this.run(spec.paths, (event) => {
-        if (event.kind === 'walked') {
-          job.total = event.files;
-          this.emit(job.id, { type: 'job', job });
-          return;
-        }
-        const name = spec.displayName(event.kind === 'file-start' ? event.file : event.outcome.file);
-        const file = jobFile(name, event.kind === 'file-done' ? event.outcome : undefined);
-        job.files[event.index] = file;
-        this.emit(job.id, { type: 'file', index: event.index, file });
+      const { paths, settled } = spec.settle
+        ? await spec.settle()
+        : { paths: spec.paths, settled: [] as JobFile[] };
+      // Settled files come first; the ingest's files are numbered after them.
+      const offset = settled.length;
+      settled.forEach((file, index) => {
+        job.files[index] = file;
+        this.emit(job.id, { type: 'file', index, file });
       });
+      if (paths.length === 0) {
+        job.total = offset;
+        this.emit(job.id, { type: 'job', job });
+      }
+      const ingested =
+        paths.length === 0
+          ? emptySummary()
+          : await this.run(paths, (event) => {
+              if (event.kind === 'walked') {
+                job.total = offset + event.files;
+                this.emit(job.id, { type: 'job', job });
+                return;
+              }
+              const index = offset + event.index;
+              if (event.kind === 'file-progress') {
+                const file = job.files[index];
+                if (file?.status !== 'processing') return;
+                file.progress = { done: event.done, total: event.total };
+                const now = Date.now();
+                if (event.done < event.total && now - (lastProgress.get(index) ?? 0) < PROGRESS_INTERVAL_MS)
+                  return;
+                lastProgress.set(index, now);
+                this.emit(job.id, { type: 'file', index, file });
+                return;
+              }
+              const name = spec.displayName(event.kind === 'file-start' ? event.file : event.outcome.file);
+              const file = jobFile(
+                name,
+                event.kind === 'file-done' ? event.outcome : undefined,
+                spec.displayText,
+              );
+              job.files[index] = file;
+              this.emit(job.id, { type: 'file', index, file });
+            });
       // Files never started (an aborted run) are left out rather than shown as processing forever.
       job.files = job.files.filter((f): f is JobFile => f !== undefined);
+      const summary = withSettled(ingested, settled);
       const { outcomes: _outcomes, ...rest } = summary;
       job.summary = rest;
       await spec.after?.(summary);
       job.status = 'done';
     } catch (err) {
       job.status = 'failed';
-      job.error = toJobError(err);
+      job.error = toJobError(err, spec.displayText);
       job.files = job.files.filter((f): f is JobFile => f !== undefined);
     } finally {
       job.finishedAt = Date.now();

@@ -19,6 +19,8 @@ export interface JobFile {
   imageItems: number;
   warnings: string[];
   reason?: string;
+  /** While a large file is embedded: its items embedded so far, of all its items. */
+  progress?: { done: number; total: number };
 }
 
 export interface JobError {
@@ -32,6 +34,8 @@ export type JobSummary = Omit<IngestSummary, 'outcomes'>;
 
 export interface Job {
   id: string;
+  /** What the job ingests, for a person: a file name, "12 files", a web address. */
+  label: string;
   status: JobStatus;
   createdAt: number;
   startedAt?: number;
@@ -53,8 +57,17 @@ export type JobEvent =
 export interface JobSpec {
   paths: string[];
   uploaded: number;
+  /** What the job ingests, for a person (`Job.label`). */
+  label: string;
   /** How a file's absolute path is shown (upload-relative name). */
   displayName(path: string): string;
+  /** How a reason or warning is shown (the server's folders left out); default: as it is. */
+  displayText?(text: string): string;
+  /**
+   * Runs first, inside the writer slot: files known to be unchanged without reading them again (a re-upload of the
+   * same bytes) are settled here, and the paths left are the ones to ingest.
+   */
+  settle?(): Promise<{ paths: string[]; settled: JobFile[] }>;
   /** Runs after the ingest, inside the writer slot (e.g. replacing older uploads of the same file). */
   after?(summary: IngestSummary): Promise<void>;
 }

@@ -54,7 +54,7 @@ export const PROBE_QUESTIONS: readonly string[] = [
 ];
 
 /** Words a full-text index ignores: they say nothing about what a question is about. */
-const STOPWORDS = new Set(
+export const STOPWORDS: ReadonlySet<string> = new Set(
   (
     'a about above after again against all am an and any are as at be because been before being below between ' +
     'both but by can could did do does doing down during each few for from further had has have having he her ' +

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -29,4 +29,15 @@ export function cookieValue(header: string | undefined, name: string): string | 
     }
   }
   return undefined;
+}
+
+/** The cookie that lets `<img>` requests fetch pictures (`GET /api/media/...`) when the server has a token. */
+export const MEDIA_COOKIE = 'mmrag_media';
+
+/**
+ * The media cookie's value: a key derived from the token, so the cookie opens pictures only and never gives the
+ * token itself away (it is HttpOnly as well: scripts cannot read it).
+ */
+export function mediaKeyOf(token: string): string {
+  return createHmac('sha256', token).update('mmrag media cookie v1').digest('hex');
 }

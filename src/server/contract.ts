@@ -178,15 +178,22 @@ export const askBodySchema = searchOptionsSchema
     }),
     llm: z
       .object({
-        provider: z.enum(['auto', 'ollama', 'openai', 'none']).optional(),
-        model: z.string().trim().min(1).max(200).optional(),
+        provider: z.enum(['auto', 'ollama', 'openai', 'none']).optional().openapi({
+          description:
+            'only the configured provider, or `none` (sources without an answer): a client cannot switch to a provider or address the operator did not configure (400)',
+        }),
+        model: z.string().trim().min(1).max(200).optional().openapi({
+          description:
+            'one of the models the server offers (`answering.models` in /api/config: the configured one and `server.llm.allowModels`); another is a 400',
+        }),
       })
       .strict()
       .optional()
-      .openapi({
-        description:
-          'the answering model for this question only (another provider uses its own default address)',
-      }),
+      .openapi({ description: 'the answering model for this question only, among those the server offers' }),
+    prompt: z.enum(['mmrag', 'reference']).optional().openapi({
+      description:
+        "the prompt to send: `mmrag` (numbered sources the answer cites) or `reference` (the reference pipeline's prompt, word for word); default: the server's `llm.prompt`",
+    }),
   })
   .openapi('AskRequest', { example: { question: 'Which shape marks the fuel dock?', level: 2 } });
 
@@ -388,6 +395,27 @@ export const answerabilitySchema = z
   })
   .openapi('Answerability', { description: "The answerability gate's verdict and what it weighed." });
 
+export const attachedPictureSchema = z
+  .object({
+    id: z.string().openapi({ description: 'the item the picture is of' }),
+    path: z.string().openapi({ description: "the stored copy, as the prompt's Image Path names it" }),
+    mediaUrl: z.string().openapi({ description: 'GET this URL for the picture' }),
+  })
+  .openapi('AttachedPicture', { description: 'A picture sent to the model with the prompt.' });
+
+export const askPromptSchema = z
+  .object({
+    prompt: z.string().openapi({ description: 'the text the model is sent, exactly' }),
+    attached: z
+      .array(attachedPictureSchema)
+      .openapi({ description: 'the pictures sent with it, in order (none at level 1)' }),
+    level: levelSchema,
+    willAnswer: z
+      .boolean()
+      .openapi({ description: 'whether a model is asked (false: the sources are the answer)' }),
+  })
+  .openapi('AskPrompt');
+
 export const askResultSchema = z
   .object({
     question: z.string(),
@@ -404,6 +432,12 @@ export const askResultSchema = z
     error: errorDetailSchema
       .optional()
       .openapi({ description: 'why there is no answer (code llm_none: no model)' }),
+    prompt: z
+      .string()
+      .openapi({ description: 'the text the model was sent (or would have been sent), exactly' }),
+    attached: z
+      .array(attachedPictureSchema)
+      .openapi({ description: 'the pictures sent with the prompt, in order (none at level 1)' }),
   })
   .openapi('AskResult');
 
@@ -475,6 +509,9 @@ export const jobFileSchema = z
     imageItems: z.number().int(),
     warnings: z.array(z.string()),
     reason: z.string().optional().openapi({ description: 'why the file failed or was skipped' }),
+    progress: z.object({ done: z.number().int(), total: z.number().int() }).optional().openapi({
+      description: 'while a large file is embedded: its items embedded so far (`done`) of all its items',
+    }),
   })
   .openapi('JobFile');
 
@@ -513,6 +550,9 @@ export const jobSummarySchema = z
 export const jobSchema = z
   .object({
     id: z.string(),
+    label: z
+      .string()
+      .openapi({ description: 'what the job ingests, for a person: a file name, "12 files", a web address' }),
     status: jobStatusSchema,
     createdAt: z.number().int(),
     startedAt: z.number().int().optional(),
@@ -543,14 +583,19 @@ function sseEvent<const E extends string, T extends z.ZodType>(event: E, data: T
 
 export const askEventSchema = z
   .discriminatedUnion('event', [
+    sseEvent(
+      'sources',
+      z.array(hitSchema),
+      'the retrieved hits, numbered 1.. in this order, as soon as retrieval is done',
+    ),
+    sseEvent('prompt', askPromptSchema, 'what the model is sent, right after the sources'),
     sseEvent('token', z.string(), 'a piece of the answer (plain text), as the model writes it'),
-    sseEvent('sources', z.array(hitSchema), 'the retrieved hits, numbered 1.. in this order'),
     sseEvent('done', askDoneSchema, 'the end of the answer'),
     sseEvent('error', errorDetailSchema, 'retrieval or answering failed'),
   ])
   .openapi('AskEvent', {
     description:
-      'The answer stream: `token` ..., `sources`, then `done`; or `error`. Closing the connection stops the model.',
+      'The answer stream: `sources` and `prompt` once retrieval is done, `token` ..., then `done`; or `error`. Closing the connection stops the model.',
   });
 
 export const jobEventSchema = z
@@ -559,12 +604,13 @@ export const jobEventSchema = z
     sseEvent(
       'file',
       z.object({ index: z.number().int(), file: jobFileSchema }),
-      'a file started or finished (index in the job files)',
+      'a file started, progressed (`progress`, a few times a second at most) or finished (index in the job files)',
     ),
     sseEvent('done', jobSchema, 'the finished job (the last event)'),
   ])
   .openapi('JobEvent', {
-    description: 'The progress stream of one job: `job`, `file` per file, then `done`.',
+    description:
+      'The progress stream of one job: `job`, `file` per file started, progressing and finished, then `done`.',
   });
 
 // ---- service ----
@@ -593,7 +639,12 @@ export const serverSettingsSchema = z
         image: z.looseObject({ threshold: z.number() }),
       }),
     }),
-    llm: z.looseObject({ provider: z.string(), model: z.string().optional(), url: z.string().optional() }),
+    llm: z.looseObject({
+      provider: z.string(),
+      model: z.string().optional(),
+      url: z.string().optional(),
+      prompt: z.enum(['mmrag', 'reference']).optional(),
+    }),
   })
   .openapi('ServerSettings');
 
@@ -606,12 +657,31 @@ export const serverConfigSchema = z
     level: levelSchema.openapi({ description: 'the configured level' }),
     mode: modeSchema.openapi({ description: 'the configured mode' }),
     rerank: z.boolean().openapi({ description: 'whether a reranker is configured' }),
+    answering: z
+      .object({
+        provider: z.string().openapi({ description: 'the configured provider' }),
+        model: z
+          .string()
+          .optional()
+          .openapi({ description: "the configured model (unset: the provider's default)" }),
+        models: z.array(z.string()).openapi({
+          description:
+            'models a question may ask for (`llm.model`): the configured one and `server.llm.allowModels`',
+        }),
+      })
+      .openapi({
+        description:
+          'what a question may choose: one of `models`, or provider `none`; never another provider or address',
+      }),
     tokenRequired: z.boolean(),
     urlIngest: z.boolean(),
     limits: z.object({
       maxUploadBytes: z.number().int().openapi({ description: 'most bytes of one upload request' }),
       maxUploadFiles: z.number().int().openapi({ description: 'most files of one upload request' }),
       maxFileBytes: z.number().int().openapi({ description: 'most bytes of one file' }),
+      maxInFlightBytes: z.number().int().openapi({
+        description: 'most bytes received across all uploads at once (over it: 503 with Retry-After)',
+      }),
     }),
   })
   .openapi('ServerConfig');
@@ -647,6 +717,8 @@ export type AskRequest = z.input<typeof askBodySchema>;
 export type AskResult = z.infer<typeof askResultSchema>;
 export type AskDone = z.infer<typeof askDoneSchema>;
 export type AskEvent = z.infer<typeof askEventSchema>;
+export type AskPrompt = z.infer<typeof askPromptSchema>;
+export type AttachedPicture = z.infer<typeof attachedPictureSchema>;
 export type Source = z.infer<typeof sourceSchema>;
 export type Sources = z.infer<typeof sourcesSchema>;
 export type SourceItems = z.infer<typeof sourceItemsSchema>;

@@ -5,6 +5,7 @@ import { errorMessage, MmragError } from '../errors.js';
 import type { ErrorBody } from './contract.js';
 
 const STATUS_OF_CODE: Record<string, 400 | 401 | 403 | 404 | 409 | 413 | 501 | 503> = {
+  busy: 503,
   bad_request: 400,
   bad_query: 400,
   usage: 400,
@@ -24,14 +25,43 @@ export function httpError(code: string, message: string, hint?: string): MmragEr
   return new MmragError(message, hint, code);
 }
 
-export function errorBody(err: unknown): { status: number; body: ErrorBody } {
+/** Text as an error body may show it: the server's folders replaced by what they are. */
+export type PathHider = (text: string) => string;
+
+/**
+ * Replaces each of the server's folders (`roots`: label -> folder) in a text by its label (`<kb>/uploads/...`), the
+ * longest first, so that no error body tells a client where things live on the server.
+ */
+export function serverPathHider(roots: Record<string, string | undefined>): PathHider {
+  const known = Object.entries(roots)
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].length > 1)
+    .sort((a, b) => b[1].length - a[1].length);
+  return (text) => {
+    let out = text;
+    for (const [label, folder] of known) out = out.split(folder).join(label);
+    return out;
+  };
+}
+
+/** Any absolute file path left in an unexpected error's message (`open '/srv/x/y'`), as `<path>`. */
+const ABSOLUTE_PATH = /(^|[\s'"(=[,])(?:\/[^\s'"(),[\]]+|[A-Za-z]:\\[^\s'"(),[\]]+)/g;
+
+export function errorBody(err: unknown, hide: PathHider = (t) => t): { status: number; body: ErrorBody } {
   if (err instanceof MmragError) {
     return {
       status: STATUS_OF_CODE[err.code] ?? 500,
-      body: { error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } },
+      body: {
+        error: {
+          code: err.code,
+          message: hide(err.message),
+          ...(err.hint ? { hint: hide(err.hint) } : {}),
+        },
+      },
     };
   }
-  return { status: 500, body: { error: { code: 'internal', message: errorMessage(err) } } };
+  // An unexpected failure: its message may name anything on the server's disk.
+  const message = hide(errorMessage(err)).replace(ABSOLUTE_PATH, '$1<path>');
+  return { status: 500, body: { error: { code: 'internal', message: `The server failed: ${message}` } } };
 }
 
 /** How an issue's path is shown; `rename` maps a flat field to its JSON place (`textK` -> `text.k`). */

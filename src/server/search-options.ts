@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Config } from '../config.js';
 import type { SearchOptions } from '../kb.js';
 import { parseWhere } from '../retrieve/filter.js';
-import type { askBodySchema, SearchRequest, searchBodySchema, searchFieldsSchema } from './contract.js';
+import type { SearchRequest, searchBodySchema, searchFieldsSchema } from './contract.js';
 import { httpError } from './http-errors.js';
 
 type SearchBody = z.output<typeof searchBodySchema>;
@@ -51,16 +51,5 @@ export function searchBodyOfFields(fields: z.output<typeof searchFieldsSchema>):
     ...(fields.where !== undefined ? { where: fields.where } : {}),
     ...(fields.diversity !== undefined ? { diversity: fields.diversity } : {}),
     ...(fields.rerank !== undefined ? { rerank: fields.rerank } : {}),
-  };
-}
-
-/** The per-request model choice as the knowledge base takes it (a new provider brings its own URL and model). */
-export function llmOverride(
-  override: z.output<typeof askBodySchema>['llm'],
-): Partial<Config['llm']> | undefined {
-  if (!override) return undefined;
-  return {
-    ...(override.provider ? { provider: override.provider } : {}),
-    ...(override.model ? { model: override.model } : {}),
   };
 }

@@ -1,9 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { extname } from 'node:path';
 
 /** Longest file name segment kept, in UTF-8 bytes (file systems allow 255). */
 const MAX_SEGMENT_BYTES = 180;
@@ -65,36 +60,4 @@ export function uniquePath(rel: string, taken: Set<string>): string {
     const candidate = `${base} (${n})${ext}`;
     if (!taken.has(candidate)) return candidate;
   }
-}
-
-export interface UploadedFile {
-  /** The relative path the browser gave (file name, or folder path for folder uploads). */
-  name: string;
-  size: number;
-  stream(): ReadableStream<Uint8Array>;
-}
-
-export interface SavedUpload {
-  /** Sanitized path relative to the job folder. */
-  rel: string;
-  path: string;
-  bytes: number;
-}
-
-/** Write uploaded files under `dir`, each at its sanitized relative path, streaming to disk. */
-export async function saveUploads(files: UploadedFile[], dir: string): Promise<SavedUpload[]> {
-  const taken = new Set<string>();
-  const saved: SavedUpload[] = [];
-  for (const file of files) {
-    const rel = uniquePath(sanitizeRelativePath(file.name), taken);
-    taken.add(rel);
-    const path = join(dir, ...rel.split('/'));
-    await mkdir(dirname(path), { recursive: true });
-    await pipeline(
-      Readable.fromWeb(file.stream() as unknown as NodeReadableStream<Uint8Array>),
-      createWriteStream(path),
-    );
-    saved.push({ rel, path, bytes: file.size });
-  }
-  return saved;
 }

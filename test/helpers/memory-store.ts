@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MmragError } from '../../src/errors.js';
+import { STOPWORDS } from '../../src/retrieve/gate.js';
 import type { KbManifest } from '../../src/store/manifest.js';
 import { MEDIA_MIME, type MediaStore } from '../../src/store/media-store.js';
 import type { Store, StoreRow, TextMatch, VectorColumn, VectorSet } from '../../src/store/store.js';
@@ -171,8 +172,9 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {}
 }
 
+/** Lower-cased words without stopwords, as LanceDB's full-text index (English defaults) tokenizes. */
 function tokens(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOPWORDS.has(w));
 }
 
 function toItem(row: StoreRow): StoredItem {

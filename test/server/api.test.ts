@@ -401,6 +401,58 @@ describe('HTTP API on loopback', () => {
       expect(s.mediaUrl).toMatch(/^\/api\/media\//);
   });
 
+  it('says exactly what the model was sent: the prompt and the pictures attached, in order; the reference prompt on request', async () => {
+    const before = llm.chatRequests().length;
+    const res = await postJson('/api/ask', { question: 'Which shape marks the fuel dock?' });
+    const body = (await res.json()) as {
+      prompt: string;
+      attached: Array<{ id: string; path: string; mediaUrl: string }>;
+      sources: HitJson[];
+    };
+    const sent = llm.chatRequests()[before]!.body as OllamaChat;
+    expect(body.prompt).toBe(sent.messages.at(-1)!.content);
+    const pictures = body.sources.filter((h) => h.modality === 'image');
+    expect(body.attached.map((a) => a.id)).toEqual(pictures.map((h) => h.id));
+    expect(body.attached.length).toBe(sent.messages.at(-1)!.images!.length);
+    for (const a of body.attached) expect(a.mediaUrl).toBe(`/api/media/${a.id}`);
+
+    const reference = (await (
+      await postJson('/api/ask', { question: 'Which shape marks the fuel dock?', prompt: 'reference' })
+    ).json()) as { prompt: string };
+    expect(reference.prompt).not.toBe(body.prompt);
+    expect(reference.prompt).toContain('Image Caption');
+    expect((await postJson('/api/ask', { question: 'x', prompt: 'other' })).status).toBe(400);
+  });
+
+  it('a question may turn answering off or keep the configured model, never switch to a provider the operator did not configure', async () => {
+    const before = llm.chatRequests().length;
+    const openai = await postJson('/api/ask', { question: 'a red circle', llm: { provider: 'openai' } });
+    expect(openai.status).toBe(400);
+    const refusal = ((await openai.json()) as { error: { message: string; hint: string } }).error;
+    expect(refusal.message).toContain('may not switch to "openai"');
+    const auto = await postJson('/api/ask', { question: 'a red circle', llm: { provider: 'auto' } });
+    expect(auto.status).toBe(400);
+    const model = await postJson('/api/ask', { question: 'a red circle', llm: { model: 'gpt-4o' } });
+    expect(model.status).toBe(400);
+    expect(((await model.json()) as { error: { message: string } }).error.message).toContain(
+      'The model "gpt-4o" is not one this server offers',
+    );
+    // Nothing reached any model.
+    expect(llm.chatRequests().length).toBe(before);
+    const same = await postJson('/api/ask', { question: 'a red circle', llm: { provider: 'ollama' } });
+    expect(same.status).toBe(200);
+    const off = await postJson('/api/ask', {
+      question: 'a red circle',
+      llm: { provider: 'none', model: 'x' },
+    });
+    expect(off.status).toBe(200);
+    expect(((await off.json()) as { answer: null }).answer).toBeNull();
+    const config = (await (await fetch(`${base}/api/config`)).json()) as {
+      answering: { provider: string; models: string[] };
+    };
+    expect(config.answering).toEqual({ provider: 'ollama', models: [] });
+  });
+
   it('streams tokens, then sources, then done; history reaches the model before the question', async () => {
     const before = llm.chatRequests().length;
     const res = await fetch(`${base}/api/ask`, {
@@ -421,8 +473,16 @@ describe('HTTP API on loopback', () => {
     expect(tokens.map((t) => t.data).join('')).toBe(
       'The fuel dock has a red circle [1]. See the picture [5].',
     );
+    // The sources (and the exact prompt) come as soon as retrieval is done, before the first token.
     const order = events.map((e) => e.event).filter((e, i, all) => all.indexOf(e) === i);
-    expect(order).toEqual(['token', 'sources', 'done']);
+    expect(order).toEqual(['sources', 'prompt', 'token', 'done']);
+    const prompt = JSON.parse(events.find((e) => e.event === 'prompt')!.data) as {
+      prompt: string;
+      attached: Array<{ id: string; mediaUrl: string }>;
+      willAnswer: boolean;
+    };
+    expect(prompt.willAnswer).toBe(true);
+    expect(prompt.prompt).toContain('And which one marks customs?');
     const sources = JSON.parse(events.find((e) => e.event === 'sources')!.data) as HitJson[];
     expect(sources.length).toBeGreaterThan(0);
     const done = JSON.parse(events.find((e) => e.event === 'done')!.data) as {
@@ -469,8 +529,13 @@ describe('HTTP API on loopback', () => {
         signal: controller.signal,
       });
       const reader = res.body!.getReader();
-      const first = await reader.read();
-      expect(new TextDecoder().decode(first.value)).toContain('event: token');
+      let seen = '';
+      while (!seen.includes('event: token')) {
+        const next = await reader.read();
+        if (next.done) break;
+        seen += new TextDecoder().decode(next.value);
+      }
+      expect(seen).toContain('event: token');
       controller.abort();
       // Resolves only when the server's ask aborted its request to the model (else the test times out).
       await closed;
@@ -521,7 +586,12 @@ describe('HTTP API on loopback', () => {
     expect(level.status).toBe(400);
     expect((await fetch(`${base}/api/search?q=x&textK=many`)).status).toBe(400);
     expect((await fetch(`${base}/api/jobs/ffff`)).status).toBe(404);
-    expect((await fetch(`${base}/api/nothing-here`)).status).toBe(404);
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const unknown = await fetch(`${base}/api/nothing-here`, { method });
+      expect(unknown.status, method).toBe(404);
+      expect(unknown.headers.get('content-type')).toContain('application/json');
+      expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    }
     const badUrls = await fetch(`${base}/api/ingest`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -563,6 +633,44 @@ describe('HTTP API on loopback', () => {
     expect(existsSync(join(server.uploadsDir, id))).toBe(false);
   });
 
+  it('the same bytes uploaded again are unchanged, not added again: a file, and a page with its pictures', async () => {
+    const { sources: before } = (await (await fetch(`${base}/api/sources`)).json()) as {
+      sources: Array<{ name: string; source: string }>;
+    };
+    const upload = async (form: FormData) => {
+      const res = await fetch(`${base}/api/ingest`, { method: 'POST', body: form });
+      expect(res.status).toBe(202);
+      return waitForJob(base, ((await res.json()) as { id: string }).id);
+    };
+    const again = folderForm(join(tmp.dir, 'site'), tmp.dir);
+    again.append('files', new Blob([new Uint8Array(await drawShape('yellow', 'square'))]), 'yellow.png');
+    const { job } = await upload(again);
+    const files = job.files as Array<{ name: string; status: string; imageItems: number }>;
+    expect(files.map((f) => [f.name, f.status]).sort()).toEqual([
+      ['site/shapes.html', 'unchanged'],
+      ['yellow.png', 'unchanged'],
+    ]);
+    expect(files.find((f) => f.name === 'site/shapes.html')!.imageItems).toBe(3);
+    expect(job.summary).toMatchObject({ files: 2, unchanged: 2, ingested: 0 });
+    const { sources: after } = (await (await fetch(`${base}/api/sources`)).json()) as {
+      sources: Array<{ name: string; source: string }>;
+    };
+    // The earlier copies stay, nothing was added, and the new copies are gone with their job folder.
+    expect(after.map((s) => s.source).sort()).toEqual(before.map((s) => s.source).sort());
+    expect(existsSync(join(server.uploadsDir, job.id as string))).toBe(false);
+
+    // A page whose picture changed is not unchanged: it is ingested again and replaces the older copy.
+    const pageFiles = folderForm(join(tmp.dir, 'site'), tmp.dir).getAll('files') as File[];
+    const form = new FormData();
+    for (const file of pageFiles) {
+      if (file.name.endsWith('red-circle.png'))
+        form.append('files', new Blob([new Uint8Array(await drawShape('orange', 'circle'))]), file.name);
+      else form.append('files', file, file.name);
+    }
+    const second = await upload(form);
+    expect((second.job.files as Array<{ status: string }>)[0]!.status).toBe('ingested');
+  });
+
   it('a new upload of the same file name replaces the older one', async () => {
     const sourcesBefore = (await (await fetch(`${base}/api/sources`)).json()) as {
       sources: Array<{ name: string }>;
@@ -593,6 +701,62 @@ describe('HTTP API on loopback', () => {
     expect(jobFolders).toHaveLength(1);
     expect((await fetch(`${base}/api/sources/${target.id}`, { method: 'DELETE' })).status).toBe(404);
     expect((await fetch(`${base}/api/sources/not-an-id`, { method: 'DELETE' })).status).toBe(400);
+  });
+
+  it('reports progress within a large file while it is embedded, and names the job', async () => {
+    const paragraphs = Array.from(
+      { length: 200 },
+      (_, i) =>
+        `Paragraph ${i}: the tide table for the harbour lists the high water of day ${i} at the north pier.`,
+    );
+    const form = new FormData();
+    form.append('files', new Blob([paragraphs.join('\n\n')]), 'tides.md');
+    const { id } = (await (await fetch(`${base}/api/ingest`, { method: 'POST', body: form })).json()) as {
+      id: string;
+    };
+    const { job, events } = await waitForJob(base, id);
+    expect(job.label).toBe('tides.md');
+    const progress = events
+      .filter((e) => e.event === 'file')
+      .map(
+        (e) => (JSON.parse(e.data) as { file: { progress?: { done: number; total: number } } }).file.progress,
+      )
+      .filter((p) => p !== undefined);
+    const items = (job.files as Array<{ items: number; progress?: unknown }>)[0]!;
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[0]!.done).toBeLessThan(progress[0]!.total);
+    expect(progress.at(-1)).toEqual({ done: items.items, total: items.items });
+    // The finished file carries its outcome, not its progress.
+    expect(items.progress).toBeUndefined();
+  });
+
+  it('compresses the web app and JSON answers for clients that accept it', async () => {
+    const { request } = await import('node:http');
+    const raw = (path: string, encoding: string) =>
+      new Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }>(
+        (resolve, reject) => {
+          const req = request(`${base}${path}`, { headers: { 'accept-encoding': encoding } }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(parts) }));
+          });
+          req.on('error', reject);
+          req.end();
+        },
+      );
+    const { brotliDecompressSync, gunzipSync } = await import('node:zlib');
+    const plain = await raw('/', 'identity');
+    const br = await raw('/', 'gzip, deflate, br');
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers.vary).toContain('Accept-Encoding');
+    expect(brotliDecompressSync(br.body).equals(plain.body)).toBe(true);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(plain.body.toString())![1]!;
+    const js = await raw(script, 'gzip');
+    expect(js.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(js.body).length).toBeGreaterThan(js.body.length * 2);
+    const openapi = await raw('/api/openapi.json', 'gzip');
+    expect(openapi.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(openapi.body).toString()).openapi).toBe('3.1.0');
   });
 
   it('serves the web app at / with a content security policy', async () => {

@@ -17,7 +17,7 @@ export interface TestServer extends RunningServer {
  */
 export async function startTestServer(
   kbDir: string,
-  llm: { provider: 'ollama' | 'openai' | 'none'; url?: string },
+  llm: { provider: 'auto' | 'ollama' | 'openai' | 'none'; url?: string },
   options: StartServerOptions = {},
   config: Omit<ConfigInput, 'kb' | 'embed' | 'llm'> = {},
 ): Promise<TestServer> {

@@ -272,6 +272,7 @@ describe('OpenAPI document', () => {
     });
     const answer = await readSse(stream);
     expect(answer.map((e) => e.event)).toContain('token');
+    expect(answer.map((e) => e.event)).toContain('prompt');
     for (const e of answer) {
       conforms(
         askEventSchema,
@@ -282,7 +283,7 @@ describe('OpenAPI document', () => {
     // The document lists exactly the events the contract knows.
     const eventsOf = (name: string) =>
       doc.components.schemas[name]!.oneOf!.flatMap((o) => o.properties.event.enum).sort();
-    expect(eventsOf('AskEvent')).toEqual(['done', 'error', 'sources', 'token']);
+    expect(eventsOf('AskEvent')).toEqual(['done', 'error', 'prompt', 'sources', 'token']);
     expect(eventsOf('JobEvent')).toEqual(['done', 'file', 'job']);
   });
 });

@@ -1,6 +1,9 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MmragError } from '../../src/errors.js';
 import { tokenMatches } from '../../src/server/auth.js';
+import { errorBody, serverPathHider } from '../../src/server/http-errors.js';
 import { sanitizeRelativePath, sanitizeSegment, uniquePath } from '../../src/server/uploads.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers.js';
@@ -54,10 +57,25 @@ describe('token', () => {
     expect(ok.status).toBe(200);
   });
 
-  it('the token cookie counts for pictures only', async () => {
-    const cookie = { cookie: `mmrag_token=${TOKEN}` };
-    expect((await fetch(`${server.url}/api/media/${'a'.repeat(24)}`, { headers: cookie })).status).toBe(404);
+  it('POST /api/session sets an HttpOnly media cookie that opens pictures only and is not the token', async () => {
+    expect((await fetch(`${server.url}/api/session`, { method: 'POST' })).status).toBe(401);
+    const session = await fetch(`${server.url}/api/session`, { method: 'POST', headers: auth });
+    expect(session.status).toBe(204);
+    const setCookie = session.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^mmrag_media=[0-9a-f]{64}; /);
+    expect(setCookie).toContain('Path=/api/media');
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    expect(setCookie).not.toContain(TOKEN);
+    const cookie = { cookie: setCookie.split(';')[0]! };
+    const picture = `${server.url}/api/media/${'a'.repeat(24)}`;
+    // 404: past the token check (there is no such picture); without the cookie it is a 401.
+    expect((await fetch(picture, { headers: cookie })).status).toBe(404);
+    expect((await fetch(picture)).status).toBe(401);
     expect((await fetch(`${server.url}/api/sources`, { headers: cookie })).status).toBe(401);
+    // The raw token in a cookie opens nothing (a cookie is never a bearer token).
+    for (const name of ['mmrag_media', 'mmrag_token'])
+      expect((await fetch(picture, { headers: { cookie: `${name}=${TOKEN}` } })).status).toBe(401);
   });
 
   it('the web page itself loads without a token (it asks for one)', async () => {
@@ -100,6 +118,28 @@ describe('upload limits', () => {
     expect(res.status).toBe(413);
   });
 
+  it('leaves nothing behind when it refuses an upload: no job folder, no partial file', async () => {
+    const form = new FormData();
+    form.append('files', new Blob([new Uint8Array(500).fill(66)]), 'ok.txt');
+    form.append('files', new Blob([new Uint8Array(5000).fill(67)]), 'too-big.txt');
+    const res = await fetch(`${server.url}/api/ingest`, { method: 'POST', headers: auth, body: form });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(existsSync(server.uploadsDir) ? readdirSync(server.uploadsDir) : []).toEqual([]);
+  });
+
+  it('refuses an upload path too long to store with a clear 400 that shows no server path', async () => {
+    const form = new FormData();
+    const deep = Array.from({ length: 30 }, (_, i) => `${String(i).padStart(2, '0')}${'d'.repeat(150)}`);
+    form.append('files', new Blob(['hello']), `${deep.join('/')}/notes.txt`);
+    const res = await fetch(`${server.url}/api/ingest`, { method: 'POST', headers: auth, body: form });
+    expect(res.status).toBe(400);
+    const body = await res.text();
+    expect(body).toContain('over the limit of 1024 bytes');
+    expect(body).not.toContain(tmp.dir);
+    expect(body).not.toMatch(/\/tmp\//);
+  });
+
   it('accepts an upload within the limits', async () => {
     const res = await fetch(`${server.url}/api/ingest`, {
       method: 'POST',
@@ -124,6 +164,26 @@ describe('upload limits', () => {
       req.end();
     });
     expect(status).toBe(403);
+  });
+});
+
+describe('error bodies', () => {
+  it('never show where things live on the server', () => {
+    const hide = serverPathHider({ '<kb>': '/srv/data/.mmrag', '~': '/home/ann' });
+    const unexpected = errorBody(
+      new Error("ENAMETOOLONG: name too long, open '/srv/data/.mmrag/uploads/ab/x.txt' (from /opt/app/x.js)"),
+      hide,
+    );
+    expect(unexpected.status).toBe(500);
+    expect(unexpected.body.error.message).toBe(
+      "The server failed: ENAMETOOLONG: name too long, open '<kb>/uploads/ab/x.txt' (from <path>)",
+    );
+    const known = errorBody(
+      new MmragError('Locked: /home/ann/kb/.lock', 'See /home/ann/kb', 'kb_locked'),
+      hide,
+    );
+    expect(known.status).toBe(409);
+    expect(JSON.stringify(known.body)).not.toContain('/home/ann');
   });
 });
 

@@ -3,7 +3,9 @@
 // Pictures are fetched by item id only.
 import type {
   AskDone,
+  AskPrompt,
   AskRequest,
+  AttachedPicture,
   DeletedSource,
   ErrorBody,
   ErrorDetail,
@@ -26,7 +28,9 @@ import type {
 
 export type {
   AskDone,
+  AskPrompt,
   AskRequest,
+  AttachedPicture,
   Hit,
   IngestAccepted,
   Item,
@@ -63,11 +67,29 @@ export function savedToken(): string {
   return localStorage.getItem(TOKEN_KEY) ?? '';
 }
 
-/** Remember the token; a SameSite cookie carries it for <img> requests (which cannot send headers). */
 export function saveToken(token: string): void {
   localStorage.setItem(TOKEN_KEY, token);
-  // biome-ignore lint/suspicious/noDocumentCookie: the cookie is how <img> requests carry the token
-  document.cookie = `mmrag_token=${encodeURIComponent(token)}; path=/api/media; SameSite=Strict`;
+}
+
+/**
+ * Check a token with the server and let this browser load pictures: POST /api/session answers 204 and sets an
+ * HttpOnly cookie that <img> requests carry to /api/media (they cannot send an Authorization header). The cookie
+ * lasts until the browser closes, so the app calls this whenever it starts with a saved token. Resolves to
+ * false when the server refuses the token.
+ */
+export async function openSession(token = savedToken()): Promise<boolean> {
+  let res: Response;
+  try {
+    res = await fetch('/api/session', {
+      method: 'POST',
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  } catch {
+    throw new ApiError(0, 'The mmrag server does not answer.', 'Is `mmrag serve` still running?');
+  }
+  if (res.status === 401) return false;
+  if (!res.ok) throw await failure(res, false);
+  return true;
 }
 
 let onUnauthorized: () => void = () => {};
@@ -80,8 +102,8 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
 }
 
-async function failure(res: Response): Promise<ApiError> {
-  if (res.status === 401) onUnauthorized();
+async function failure(res: Response, report = true): Promise<ApiError> {
+  if (res.status === 401 && report) onUnauthorized();
   try {
     const body = (await res.json()) as Partial<ErrorBody>;
     if (body.error) return new ApiError(res.status, body.error.message, body.error.hint, body.error.code);

@@ -1,10 +1,27 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, type ServerConfig, type Source, savedToken, saveToken, whenUnauthorized } from './api';
+import {
+  api,
+  openSession,
+  type ServerConfig,
+  type Source,
+  savedToken,
+  saveToken,
+  whenUnauthorized,
+} from './api';
 import { AskView } from './ask';
 import { Lightbox, type Picture } from './components';
+import { useFocusTrap } from './focus';
 import { LibraryView } from './library';
 import { SearchView, WHERE_EXAMPLE, WHERE_HELP } from './search';
-import { DEFAULT_SETTINGS, LEVELS, loadSettings, type Settings, saveSettings } from './settings';
+import {
+  DEFAULT_SETTINGS,
+  LEVELS,
+  loadSettings,
+  type Settings,
+  saveSettings,
+  withOfferedModel,
+} from './settings';
+import { whenJobFinished } from './uploads';
 
 type View = 'ask' | 'library' | 'search';
 const VIEWS: Array<{ id: View; label: string }> = [
@@ -64,6 +81,8 @@ function SettingsPanel(props: {
     </label>
   );
   const llm = props.config?.config.llm;
+  const answering = props.config?.answering;
+  const offered = answering?.models ?? [];
   const whereError =
     props.whereError && props.whereError.where === s.where.trim() ? props.whereError.message : null;
   return (
@@ -164,26 +183,50 @@ function SettingsPanel(props: {
         {field('textThreshold', 'Text threshold', '0.01')}
         {field('imageThreshold', 'Picture threshold', '0.01')}
         <label>
-          <span>Answering model provider</span>
+          <span>Answers</span>
           <select
             value={s.provider}
             onChange={(e) => set({ provider: (e.target as HTMLSelectElement).value as Settings['provider'] })}
           >
-            <option value="">Server default ({llm?.provider ?? 'auto'})</option>
-            <option value="auto">Auto (Ollama if it answers)</option>
-            <option value="ollama">Ollama</option>
-            <option value="openai">OpenAI-compatible</option>
-            <option value="none">None (sources only)</option>
+            <option value="">The server's model</option>
+            <option value="none">None: sources only</option>
           </select>
         </label>
         <label>
           <span>Model</span>
-          <input
-            type="text"
-            placeholder={llm?.model ?? 'llama3.2-vision'}
+          <select
             value={s.model}
-            onInput={(e) => set({ model: (e.target as HTMLInputElement).value })}
-          />
+            disabled={s.provider === 'none' || offered.length === 0}
+            aria-describedby="model-help"
+            onChange={(e) => set({ model: (e.target as HTMLSelectElement).value })}
+          >
+            <option value="">
+              {answering?.model ? `Server default (${answering.model})` : 'Server default'}
+            </option>
+            {offered
+              .filter((m) => m !== answering?.model)
+              .map((m) => (
+                <option key={m} value={m}>
+                  {m}
+                </option>
+              ))}
+          </select>
+          <span id="model-help" class="small muted">
+            {offered.filter((m) => m !== answering?.model).length > 0
+              ? 'The models this server offers.'
+              : 'The server offers its own model only.'}
+          </span>
+        </label>
+        <label>
+          <span>Prompt</span>
+          <select
+            value={s.prompt}
+            onChange={(e) => set({ prompt: (e.target as HTMLSelectElement).value as Settings['prompt'] })}
+          >
+            <option value="">Server default ({llm?.prompt ?? 'mmrag'})</option>
+            <option value="mmrag">mmrag: numbered sources the answer cites</option>
+            <option value="reference">Reference: the reference pipeline's prompt, word for word</option>
+          </select>
         </label>
         <label class="wide">
           <span>Filter for questions (where)</span>
@@ -219,21 +262,49 @@ function SettingsPanel(props: {
   );
 }
 
-function TokenDialog(props: { onSave: (token: string) => void }) {
+/**
+ * Asks for the server's token and checks it (POST /api/session, which also lets pictures load): a wrong token is
+ * said so, in the dialog. Focus stays in the dialog while it is open.
+ */
+function TokenDialog(props: { rejected: boolean; onAccepted: (token: string) => void }) {
   const [value, setValue] = useState(savedToken());
+  const [error, setError] = useState<string | null>(
+    props.rejected && savedToken()
+      ? 'The saved token was not accepted: the server may have a new one.'
+      : null,
+  );
+  const [checking, setChecking] = useState(false);
+  const dialog = useRef<HTMLDivElement>(null);
   const field = useRef<HTMLInputElement>(null);
-  useEffect(() => field.current?.focus(), []);
+  useFocusTrap(dialog, field);
+  const submit = async () => {
+    const token = value.trim();
+    if (!token) return;
+    setChecking(true);
+    setError(null);
+    try {
+      if (await openSession(token)) props.onAccepted(token);
+      else {
+        setError('That is not the token this server was started with. Check it and try again.');
+        field.current?.select();
+      }
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setChecking(false);
+    }
+  };
   return (
-    <div class="lightbox" role="dialog" aria-modal="true" aria-labelledby="token-title">
+    <div class="lightbox" role="dialog" aria-modal="true" aria-labelledby="token-title" ref={dialog}>
       <form
         class="card token-card"
         onSubmit={(e) => {
           e.preventDefault();
-          props.onSave(value.trim());
+          void submit();
         }}
       >
         <h2 id="token-title">This server needs a token</h2>
-        <p class="muted">
+        <p class="muted" id="token-help">
           It was started with <code>--token</code> (or <code>MMRAG_TOKEN</code>). Enter the same token; it is
           kept in this browser.
         </p>
@@ -245,11 +316,19 @@ function TokenDialog(props: { onSave: (token: string) => void }) {
           type="password"
           ref={field}
           value={value}
+          autoComplete="current-password"
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? 'token-error' : 'token-help'}
           onInput={(e) => setValue((e.target as HTMLInputElement).value)}
         />
+        {error ? (
+          <p id="token-error" class="error-text small" role="alert">
+            {error}
+          </p>
+        ) : null}
         <div class="row">
-          <button type="submit" class="primary" disabled={!value.trim()}>
-            Continue
+          <button type="submit" class="primary" disabled={!value.trim() || checking}>
+            {checking ? 'Checking…' : 'Continue'}
           </button>
         </div>
       </form>
@@ -267,13 +346,32 @@ export function App() {
   const [sources, setSources] = useState<Source[] | null>(null);
   const [picture, setPicture] = useState<Picture | null>(null);
   const [needsToken, setNeedsToken] = useState(false);
+  /** The saved token was refused (not merely missing). */
+  const [tokenRejected, setTokenRejected] = useState(false);
   const [offline, setOffline] = useState<string | null>(null);
 
   useEffect(() => {
     const onHash = () => setView(viewOfHash());
     window.addEventListener('hashchange', onHash);
-    whenUnauthorized(() => setNeedsToken(true));
+    whenUnauthorized(() => {
+      setTokenRejected(savedToken() !== '');
+      setNeedsToken(true);
+    });
     return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  // The picture cookie ends with the browser session: renew it whenever the app starts with a saved token.
+  useEffect(() => {
+    if (!savedToken()) return;
+    openSession().then(
+      (accepted) => {
+        if (!accepted) {
+          setTokenRejected(true);
+          setNeedsToken(true);
+        }
+      },
+      () => undefined,
+    );
   }, []);
 
   useEffect(() => {
@@ -294,7 +392,18 @@ export function App() {
 
   useEffect(() => {
     void reload();
+    whenJobFinished(() => void reload());
   }, [reload]);
+
+  // A model remembered from another server (or no longer offered) is dropped once the server says what it offers.
+  useEffect(() => {
+    if (!config) return;
+    setSettings((s) => {
+      const kept = withOfferedModel(s, config.answering.models);
+      if (kept !== s) saveSettings(kept);
+      return kept;
+    });
+  }, [config]);
 
   const go = (v: View) => {
     location.hash = `/${v}`;
@@ -366,7 +475,7 @@ export function App() {
           </button>
         </div>
       ) : null}
-      <main class="content">
+      <main class="content" id="main" tabIndex={-1}>
         {showSettings ? (
           <SettingsPanel
             settings={settings}
@@ -405,9 +514,11 @@ export function App() {
       {picture ? <Lightbox picture={picture} onClose={closePicture} /> : null}
       {needsToken ? (
         <TokenDialog
-          onSave={(token) => {
+          rejected={tokenRejected}
+          onAccepted={(token) => {
             saveToken(token);
             setNeedsToken(false);
+            setTokenRejected(false);
             void reload();
           }}
         />

@@ -1,7 +1,15 @@
-import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type AskDone, type AskError, askStream, type Hit, type Level, type ServerConfig } from './api';
-import { EmptyState, ErrorNote, HitThumb, type Picture, Spinner, TextCard } from './components';
+import {
+  type AskDone,
+  type AskError,
+  type AskPrompt,
+  askStream,
+  type Hit,
+  type Level,
+  type ServerConfig,
+} from './api';
+import { EmptyState, HitThumb, type Picture, Spinner, TextCard } from './components';
+import { renderAnswer } from './markdown';
 import { askOptions, type Settings } from './settings';
 
 interface Turn {
@@ -9,12 +17,19 @@ interface Turn {
   question: string;
   answer: string;
   sources: Hit[];
+  /** True once the sources arrived (they come before the answer). */
+  retrieved?: boolean;
   citations: number[];
   model: string | null;
   /** The level that answered. */
   level?: Level;
+  /** What the model was sent: the prompt and the pictures attached. */
+  prompt?: AskPrompt;
+  /** False: nothing in the knowledge base is close to the question (the model was not asked). */
+  answerable?: boolean;
   error?: AskError;
-  state: 'streaming' | 'done' | 'stopped';
+  /** `stopped`: the reader pressed Stop (the partial answer is kept); `failed`: the question did not get through. */
+  state: 'streaming' | 'done' | 'stopped' | 'failed';
 }
 
 const HISTORY_KEY = 'mmrag.chat';
@@ -28,53 +43,58 @@ function loadTurns(): Turn[] {
   }
 }
 
-/** The answer with each [n] turned into a link to source n of this turn. */
-function AnswerText(props: { text: string; turn: number; count: number }) {
-  const parts = props.text.split(/(\[\d+(?:\s*,\s*\d+)*\])/g);
-  return (
-    <div class="answer-text">
-      {parts.map((part, i) => {
-        const match = /^\[(\d+(?:\s*,\s*\d+)*)\]$/.exec(part);
-        if (!match) return <Fragment key={i}>{part}</Fragment>;
-        const numbers = match[1]!.split(',').map((n) => Number(n.trim()));
-        return (
-          <sup key={i} class="cite">
-            {numbers.map((n, j) =>
-              n >= 1 && n <= props.count ? (
-                <a key={j} href={`#src-${props.turn}-${n}`} onClick={(e) => focusSource(e, props.turn, n)}>
-                  {n}
-                </a>
-              ) : (
-                <span key={j}>{n}</span>
-              ),
-            )}
-          </sup>
-        );
-      })}
-    </div>
-  );
-}
-
-function focusSource(e: Event, turn: number, n: number): void {
-  e.preventDefault();
+/**
+ * Move to source n of a turn: scroll it into view, flash it and give it the focus (a text source inside closed
+ * details is opened first), so that keyboard users continue from the source, not from the citation.
+ */
+function focusSource(turn: number, n: number): void {
   const el = document.getElementById(`src-${turn}-${n}`);
   if (!el) return;
+  const details = el.closest('details');
+  if (details && !details.open) details.open = true;
+  el.focus({ preventScroll: true });
   el.scrollIntoView({ behavior: 'smooth', block: 'center' });
   el.classList.remove('flash');
   void el.offsetWidth;
   el.classList.add('flash');
 }
 
-function Sources(props: { turn: Turn; onOpen: (p: Picture) => void }) {
+/** The answer as sanitised Markdown; citations link to (and move the focus to) the sources of this turn. */
+function AnswerText(props: { text: string; turn: number; count: number }) {
+  return (
+    // biome-ignore lint/a11y/useKeyWithClickEvents lint/a11y/noStaticElementInteractions: clicks come from the citation links inside (Enter on a link clicks it)
+    <div
+      class="answer-text markdown"
+      onClick={(e) => {
+        const link = (e.target as HTMLElement).closest<HTMLAnchorElement>('a[data-cite]');
+        if (!link) return;
+        e.preventDefault();
+        focusSource(props.turn, Number(link.dataset.cite));
+      }}
+      dangerouslySetInnerHTML={{ __html: renderAnswer(props.text, props.turn, props.count) }}
+    />
+  );
+}
+
+function Sources(props: { turn: Turn; empty: boolean; onOpen: (p: Picture) => void; goLibrary: () => void }) {
   const { turn } = props;
   const cited = new Set(turn.citations);
   const numbered = turn.sources.map((hit, i) => ({ hit, n: i + 1 }));
   const texts = numbered.filter((s) => s.hit.modality === 'text');
   const pictures = numbered.filter((s) => s.hit.modality === 'image');
   if (turn.sources.length === 0) {
-    return turn.state === 'streaming' ? null : (
+    if (turn.state === 'streaming' && !turn.retrieved) return null;
+    if (turn.state === 'failed') return null;
+    return props.empty ? (
       <p class="muted small">
-        No sources passed the thresholds. Try lower thresholds in the settings, or add files.
+        Your knowledge base is empty, so there was nothing to answer from.{' '}
+        <button type="button" class="link small" onClick={props.goLibrary}>
+          Add files in the Library
+        </button>
+      </p>
+    ) : (
+      <p class="muted small">
+        No sources passed the thresholds. Try other words, or lower thresholds in the settings.
       </p>
     );
   }
@@ -83,13 +103,7 @@ function Sources(props: { turn: Turn; onOpen: (p: Picture) => void }) {
       {pictures.length > 0 ? (
         <div class="thumb-grid">
           {pictures.map(({ hit, n }) => (
-            <HitThumb
-              key={hit.id}
-              id={`src-${turn.id}-${n}`}
-              hit={hit}
-              badge={String(n)}
-              onOpen={props.onOpen}
-            />
+            <HitThumb key={hit.id} id={`src-${turn.id}-${n}`} hit={hit} n={n} onOpen={props.onOpen} />
           ))}
         </div>
       ) : null}
@@ -110,6 +124,105 @@ function Sources(props: { turn: Turn; onOpen: (p: Picture) => void }) {
   );
 }
 
+/** Exactly what the model was sent: the prompt's text and the pictures attached to it, in order. */
+function PromptView(props: { turn: Turn; onOpen: (p: Picture) => void }) {
+  const [open, setOpen] = useState(false);
+  const prompt = props.turn.prompt;
+  if (!prompt) return null;
+  const id = `prompt-${props.turn.id}`;
+  return (
+    <div class="prompt-view">
+      <button
+        type="button"
+        class="link small"
+        aria-expanded={open}
+        aria-controls={id}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? 'Hide the prompt' : 'Show the prompt'}
+      </button>
+      {open ? (
+        <section id={id} class="prompt-box" aria-label="What the model was sent">
+          <p class="muted small">
+            {prompt.willAnswer ? 'Sent to the model' : 'What a model would have been sent'} at level{' '}
+            {prompt.level}
+            {prompt.attached.length > 0
+              ? `, with ${prompt.attached.length} picture${prompt.attached.length === 1 ? '' : 's'} attached in this order:`
+              : ', with no picture attached.'}
+          </p>
+          {prompt.attached.length > 0 ? (
+            <ol class="attached">
+              {prompt.attached.map((picture, i) => (
+                <li key={picture.id} class="attached-item">
+                  <button
+                    type="button"
+                    class="attached-thumb"
+                    aria-label={`Open attached picture ${i + 1}`}
+                    onClick={() =>
+                      props.onOpen({
+                        url: picture.mediaUrl,
+                        caption: `Picture ${i + 1} sent to the model`,
+                        title: picture.path,
+                        detail: '',
+                      })
+                    }
+                  >
+                    <img src={picture.mediaUrl} alt={`Attachment ${i + 1}`} loading="lazy" />
+                  </button>
+                </li>
+              ))}
+            </ol>
+          ) : null}
+          <pre class="prompt-text">{prompt.prompt}</pre>
+        </section>
+      ) : null}
+    </div>
+  );
+}
+
+/** Why a question has no answer, in the words of someone using the web app, with the way out. */
+function TurnNote(props: { turn: Turn; openSettings: () => void; retry: () => void }) {
+  const { turn } = props;
+  const error = turn.error;
+  if (!error) return null;
+  if (error.code === 'llm_none') {
+    const turnedOff = /turned off/.test(error.message);
+    const sources = turn.sources.length > 0;
+    return (
+      <div class="note note-info" role="status">
+        <strong>{error.message}</strong>
+        <div>
+          {sources ? 'The sources below are what your files hold on this question. ' : ''}
+          {turnedOff
+            ? 'To have a model answer, choose the server’s model in Settings.'
+            : 'The server’s operator can start the model; or turn answering off in Settings to get the sources without this note.'}{' '}
+          <button type="button" class="link small" onClick={props.openSettings}>
+            Open Settings
+          </button>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <div class="note note-error" role="alert">
+      <strong>{error.message}</strong>
+      {error.hint ? <div>{error.hint}</div> : null}
+      {turn.state === 'failed' ? (
+        <div class="row">
+          {error.code === 'bad_filter' || error.code === 'bad_request' ? (
+            <button type="button" class="secondary small" onClick={props.openSettings}>
+              {error.code === 'bad_filter' ? 'Edit the filter' : 'Open Settings'}
+            </button>
+          ) : null}
+          <button type="button" class="secondary small" onClick={props.retry}>
+            Try again
+          </button>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
 export function AskView(props: {
   config: ServerConfig | null;
   settings: Settings;
@@ -122,7 +235,6 @@ export function AskView(props: {
 }) {
   const [turns, setTurns] = useState<Turn[]>(loadTurns);
   const [draft, setDraft] = useState('');
-  const [failure, setFailure] = useState<AskError | null>(null);
   const controller = useRef<AbortController | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const bottom = useRef<HTMLDivElement>(null);
@@ -139,21 +251,20 @@ export function AskView(props: {
   const update = (id: number, change: (t: Turn) => Partial<Turn>) =>
     setTurns((all) => all.map((t) => (t.id === id ? { ...t, ...change(t) } : t)));
 
-  const ask = async (question: string) => {
+  const ask = async (question: string, replacing?: number) => {
     const q = question.trim();
     if (!q || busy) return;
-    setFailure(null);
     setDraft('');
     const id = Date.now();
     const history = turns
-      .filter((t) => t.answer)
+      .filter((t) => t.answer && t.id !== replacing && t.state !== 'failed')
       .slice(-6)
       .flatMap((t) => [
         { role: 'user' as const, content: t.question },
         { role: 'assistant' as const, content: t.answer },
       ]);
     setTurns((all) => [
-      ...all,
+      ...all.filter((t) => t.id !== replacing),
       { id, question: q, answer: '', sources: [], citations: [], model: null, state: 'streaming' },
     ]);
     const ctl = new AbortController();
@@ -162,18 +273,25 @@ export function AskView(props: {
     try {
       await askStream({ question: q, history, ...askOptions(props.settings) }, ctl.signal, (m) => {
         if (m.event === 'token') update(id, (t) => ({ answer: t.answer + m.data }));
-        else if (m.event === 'sources') update(id, () => ({ sources: JSON.parse(m.data) as Hit[] }));
-        else if (m.event === 'done') {
+        else if (m.event === 'sources')
+          update(id, () => ({ sources: JSON.parse(m.data) as Hit[], retrieved: true }));
+        else if (m.event === 'prompt') {
+          const prompt = JSON.parse(m.data) as AskPrompt;
+          update(id, () => ({ prompt, level: prompt.level }));
+        } else if (m.event === 'done') {
           const done = JSON.parse(m.data) as AskDone;
-          update(id, () => ({
+          update(id, (t) => ({
+            // An answer that was not streamed (the documents do not say) comes whole with the end.
+            answer: t.answer || done.answer || '',
+            answerable: done.answerable,
             model: done.model,
             citations: done.citations,
-            state: 'done',
+            state: t.state === 'streaming' ? 'done' : t.state,
             ...(done.level ? { level: done.level } : {}),
             ...(done.error ? { error: done.error } : {}),
           }));
         } else if (m.event === 'error') {
-          update(id, () => ({ error: JSON.parse(m.data) as AskError, state: 'done' }));
+          update(id, () => ({ error: JSON.parse(m.data) as AskError, state: 'failed' }));
         }
       });
       update(id, (t) => ({
@@ -181,24 +299,33 @@ export function AskView(props: {
       }));
       if (where) props.onWhereError(null);
     } catch (err) {
+      if (ctl.signal.aborted) {
+        // Stopped by the reader: keep what arrived, ask nothing more.
+        update(id, () => ({ state: 'stopped' }));
+        return;
+      }
       const e = err as { message: string; hint?: string; code?: string };
-      setTurns((all) => all.filter((t) => t.id !== id));
-      setDraft(q);
       // The filter language's parser refuses with code `usage`; nothing else in a question can.
       const badFilter = where !== '' && e.code === 'usage';
       if (badFilter) props.onWhereError({ where, message: e.message });
-      setFailure({
-        code: badFilter ? 'bad_filter' : 'error',
-        message: badFilter ? `The filter in the settings is not valid: ${e.message}` : e.message,
-        ...(e.hint ? { hint: e.hint } : {}),
-      });
+      update(id, () => ({
+        state: 'failed',
+        error: {
+          code: badFilter ? 'bad_filter' : (e.code ?? 'error'),
+          message: badFilter ? `The filter in the settings is not valid: ${e.message}` : e.message,
+          ...(e.hint ? { hint: e.hint } : {}),
+        },
+      }));
     } finally {
-      controller.current = null;
-      input.current?.focus();
+      if (controller.current === ctl) controller.current = null;
+      if (!ctl.signal.aborted) input.current?.focus();
     }
   };
 
-  const stop = () => controller.current?.abort();
+  const stop = () => {
+    controller.current?.abort();
+    input.current?.focus();
+  };
   const empty = props.sourceCount === 0;
 
   return (
@@ -233,51 +360,54 @@ export function AskView(props: {
               <div class="question">
                 <div class="bubble">{turn.question}</div>
               </div>
-              <div class="answer">
-                {turn.answer ? (
+              <div class="answer" aria-busy={turn.state === 'streaming'}>
+                {turn.answer && turn.answerable === false ? (
+                  // The gate's sentence says the closest sources follow: only when there are some.
+                  turn.sources.length > 0 ? (
+                    <p class="not-answerable">{turn.answer}</p>
+                  ) : null
+                ) : turn.answer ? (
                   <AnswerText text={turn.answer} turn={turn.id} count={turn.sources.length} />
                 ) : turn.state === 'streaming' ? (
                   <div class="thinking">
-                    <Spinner label="Answering" /> Searching your files and asking the model…
+                    <Spinner label="Answering" />{' '}
+                    {turn.retrieved
+                      ? turn.prompt?.willAnswer === false
+                        ? 'Sources found.'
+                        : 'Sources found; the model is writing…'
+                      : 'Searching your files…'}
                   </div>
                 ) : null}
-                {turn.state === 'streaming' && turn.answer ? <span class="caret" aria-hidden="true" /> : null}
-                {turn.error ? (
-                  <div
-                    class={`note ${turn.error.code === 'llm_none' ? 'note-info' : 'note-error'}`}
-                    role="status"
-                  >
-                    <strong>{turn.error.message}</strong>
-                    {turn.error.hint ? <div>{turn.error.hint}</div> : null}
-                    {turn.error.code === 'llm_none' && turn.sources.length > 0 ? (
-                      <div>The sources below are what your files hold on this question.</div>
-                    ) : null}
-                  </div>
+                {turn.state === 'stopped' ? (
+                  <p class="stopped muted small">
+                    {turn.answer ? 'Stopped: the answer above is incomplete.' : 'Stopped before the answer.'}
+                  </p>
                 ) : null}
-                {turn.state === 'stopped' ? <p class="muted small">Stopped.</p> : null}
-                <Sources turn={turn} onOpen={props.onOpen} />
-                {turn.state !== 'streaming' && (turn.model || turn.level) ? (
+                {/* With no sources, why there are none comes first (an empty knowledge base says so). */}
+                {turn.sources.length === 0 ? (
+                  <Sources turn={turn} empty={empty} onOpen={props.onOpen} goLibrary={props.goLibrary} />
+                ) : null}
+                <TurnNote
+                  turn={turn}
+                  openSettings={props.openSettings}
+                  retry={() => void ask(turn.question, turn.id)}
+                />
+                {turn.sources.length > 0 ? (
+                  <Sources turn={turn} empty={empty} onOpen={props.onOpen} goLibrary={props.goLibrary} />
+                ) : null}
+                {turn.state !== 'streaming' && turn.state !== 'failed' && (turn.model || turn.level) ? (
                   <div class="muted small model">
                     {turn.model ? `Answered by ${turn.model}` : 'Sources retrieved'}
                     {turn.level ? ` at level ${turn.level}` : ''}
                   </div>
                 ) : null}
+                <PromptView turn={turn} onOpen={props.onOpen} />
               </div>
             </div>
           ))
         )}
         <div ref={bottom} />
       </div>
-      {failure ? (
-        <div class="failure">
-          <ErrorNote message={failure.message} hint={failure.hint} />
-          {failure.code === 'bad_filter' ? (
-            <button type="button" class="secondary small" onClick={props.openSettings}>
-              Edit the filter
-            </button>
-          ) : null}
-        </div>
-      ) : null}
       {props.settings.where.trim() ? (
         <div class="active-filter muted small">
           Filter: <code>{props.settings.where.trim()}</code>{' '}
@@ -310,17 +440,32 @@ export function AskView(props: {
             }
           }}
         />
+        {/* Distinct keys: Stop must not turn into the submit button under the same click. */}
         {busy ? (
-          <button type="button" class="secondary" onClick={stop}>
+          <button
+            key="stop"
+            type="button"
+            class="secondary"
+            onClick={(e) => {
+              e.preventDefault();
+              stop();
+            }}
+          >
             Stop
           </button>
         ) : (
-          <button type="submit" class="primary" disabled={!draft.trim()}>
+          <button key="ask" type="submit" class="primary" disabled={!draft.trim()}>
             Ask
           </button>
         )}
         {turns.length > 0 && !busy ? (
-          <button type="button" class="ghost" onClick={() => setTurns([])} title="Start a new conversation">
+          <button
+            key="new"
+            type="button"
+            class="ghost"
+            onClick={() => setTurns([])}
+            title="Start a new conversation"
+          >
             New chat
           </button>
         ) : null}

@@ -1,6 +1,8 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { Hit, Location } from './api';
+import { useFocusTrap } from './focus';
+import { relevanceLabel, scoreLines } from './format';
 
 export function baseName(path: string): string {
   const parts = path.split(/[/\\]/);
@@ -41,18 +43,8 @@ export function formatBytes(bytes: number): string {
   return `${Number((bytes / 1024 ** 3).toFixed(1))} GB`;
 }
 
-/** "score 0.312 · vector 0.290 · BM25 4.10 · rerank 0.880": how each retriever scored a hit, for a tooltip. */
-export function scoreTitle(hit: Hit): string {
-  const parts = [`score ${hit.score.toFixed(3)}`];
-  const scores = hit.scores ?? {};
-  if (scores.vector !== undefined) parts.push(`vector ${scores.vector.toFixed(3)}`);
-  if (scores.bm25 !== undefined) parts.push(`BM25 ${scores.bm25.toFixed(2)}`);
-  if (scores.rerank !== undefined) parts.push(`rerank ${scores.rerank.toFixed(3)}`);
-  return parts.join(' · ');
-}
-
 export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `${n.toLocaleString()} ${word}${n === 1 ? '' : 's'}`;
 }
 
 export function EmptyState(props: { icon: string; title: string; children: ComponentChildren }) {
@@ -76,20 +68,17 @@ export interface Picture {
   description?: string;
 }
 
-/** The full-size picture over the page; Escape or a click outside closes it. */
+/** The full-size picture over the page; Escape or a click outside closes it, and focus stays inside while open. */
 export function Lightbox(props: { picture: Picture; onClose: () => void }) {
+  const dialog = useRef<HTMLDivElement>(null);
   const close = useRef<HTMLButtonElement>(null);
+  useFocusTrap(dialog, close);
   useEffect(() => {
-    const previous = document.activeElement as HTMLElement | null;
-    close.current?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') props.onClose();
     };
     window.addEventListener('keydown', onKey);
-    return () => {
-      window.removeEventListener('keydown', onKey);
-      previous?.focus();
-    };
+    return () => window.removeEventListener('keydown', onKey);
   }, [props.onClose]);
   return (
     // biome-ignore lint/a11y/useKeyWithClickEvents: Escape closes it (window listener above)
@@ -98,6 +87,7 @@ export function Lightbox(props: { picture: Picture; onClose: () => void }) {
       role="dialog"
       aria-modal="true"
       aria-label={props.picture.caption || 'Picture'}
+      ref={dialog}
       onClick={props.onClose}
     >
       {/* biome-ignore lint/a11y/useKeyWithClickEvents: only stops the backdrop's click; Escape closes the dialog */}
@@ -119,15 +109,53 @@ export function Lightbox(props: { picture: Picture; onClose: () => void }) {
   );
 }
 
-/** A picture thumbnail that opens full size. */
+/**
+ * A hit's score as a button: its readable relevance (or the source's number in an answer), which shows how each
+ * retriever scored the hit when pressed, by mouse, touch or keyboard; Escape closes the breakdown again.
+ */
+export function ScoreTip(props: { hit: Hit; label: string; name: string; class: string }) {
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  const lines = scoreLines(props.hit);
+  return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: Escape closes the breakdown the button inside opened
+    <span
+      class={`score-tip${open ? ' open' : ''}`}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && open) {
+          e.stopPropagation();
+          setOpen(false);
+        }
+      }}
+    >
+      <button
+        type="button"
+        class={props.class}
+        aria-expanded={open}
+        aria-controls={id}
+        aria-label={`${props.name}: ${props.label}. Show how each retriever scored it`}
+        title={lines.join('\n')}
+        onClick={(e) => {
+          e.stopPropagation();
+          setOpen(!open);
+        }}
+      >
+        {props.label}
+      </button>
+      <span id={id} class="score-pop" role="status" hidden={!open}>
+        {open ? lines.map((line) => <span key={line}>{line}</span>) : null}
+      </span>
+    </span>
+  );
+}
+
+/** A picture thumbnail that opens full size; `badge` sits on its corner (a score button for hits). */
 export function Thumb(props: {
   url: string;
   caption: string;
   title: string;
   detail?: string;
-  badge?: string;
-  /** Tooltip of the badge (e.g. how each retriever scored the hit). */
-  badgeTitle?: string;
+  badge?: ComponentChildren;
   description?: string | undefined;
   id?: string;
   onOpen: (picture: Picture) => void;
@@ -140,19 +168,18 @@ export function Thumb(props: {
     ...(props.description ? { description: props.description } : {}),
   };
   return (
-    <figure class="thumb" id={props.id}>
-      <button
-        type="button"
-        onClick={() => props.onOpen(picture)}
-        aria-label={`Open picture: ${props.caption || props.title}`}
-      >
-        <img src={props.url} alt={props.caption || props.title} loading="lazy" />
-        {props.badge ? (
-          <span class="badge" title={props.badgeTitle}>
-            {props.badge}
-          </span>
-        ) : null}
-      </button>
+    <figure class="thumb" id={props.id} tabIndex={props.id ? -1 : undefined}>
+      <div class="thumb-frame">
+        <button
+          type="button"
+          class="thumb-open"
+          onClick={() => props.onOpen(picture)}
+          aria-label={`Open picture: ${props.caption || props.title}`}
+        >
+          <img src={props.url} alt={props.caption || props.title} loading="lazy" />
+        </button>
+        {props.badge ? <span class="thumb-badge">{props.badge}</span> : null}
+      </div>
       <figcaption title={props.caption}>{props.caption || <em>No caption</em>}</figcaption>
       {props.description ? (
         <p class="thumb-description" title={props.description}>
@@ -166,22 +193,21 @@ export function Thumb(props: {
   );
 }
 
-/** A picture hit as a thumbnail: caption, description, place and, on the badge's tooltip, its scores. */
-export function HitThumb(props: {
-  hit: Hit;
-  badge: string;
-  id?: string;
-  onOpen: (picture: Picture) => void;
-}) {
+/**
+ * A picture hit as a thumbnail: caption, description, place, and a badge with its number (in an answer) or its
+ * relevance (in search results) that opens the score breakdown.
+ */
+export function HitThumb(props: { hit: Hit; n?: number; id?: string; onOpen: (picture: Picture) => void }) {
   const { hit } = props;
+  const label = props.n !== undefined ? String(props.n) : relevanceLabel(hit);
+  const name = props.n !== undefined ? `Source ${props.n}, ${relevanceLabel(hit)}` : 'Relevance';
   return (
     <Thumb
       url={hit.mediaUrl!}
       caption={hit.caption ?? ''}
       title={hit.title}
       detail={[hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ')}
-      badge={props.badge}
-      badgeTitle={scoreTitle(hit)}
+      badge={<ScoreTip hit={hit} label={label} name={name} class="badge" />}
       description={hit.description}
       {...(props.id ? { id: props.id } : {})}
       onOpen={props.onOpen}
@@ -189,26 +215,31 @@ export function HitThumb(props: {
   );
 }
 
-/** A text snippet with its title, section and place in the source. */
+/** A text snippet with its title, section and place in the source; its number or score opens the breakdown. */
 export function TextCard(props: { hit: Hit; n?: number; id?: string; showScore?: boolean; cited?: boolean }) {
   const { hit } = props;
   const where = [hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ');
   return (
-    <article class={`text-card${props.cited ? ' cited' : ''}`} id={props.id}>
+    <article
+      class={`text-card${props.cited ? ' cited' : ''}`}
+      id={props.id}
+      tabIndex={props.id ? -1 : undefined}
+    >
       <header>
         {props.n !== undefined ? (
-          <span class="num" title={scoreTitle(hit)}>
-            {props.n}
-          </span>
+          <ScoreTip
+            hit={hit}
+            label={String(props.n)}
+            name={`Source ${props.n}, ${relevanceLabel(hit)}`}
+            class="num"
+          />
         ) : null}
         <div class="text-card-title">
           <strong>{hit.title || baseName(hit.source)}</strong>
           {where ? <span class="muted">{where}</span> : null}
         </div>
         {props.showScore ? (
-          <span class="score" title={scoreTitle(hit)}>
-            {hit.score.toFixed(3)}
-          </span>
+          <ScoreTip hit={hit} label={relevanceLabel(hit)} name="Relevance" class="score" />
         ) : null}
       </header>
       <p>{hit.text}</p>

@@ -1,15 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import {
-  api,
-  followJob,
-  type Item,
-  type Job,
-  type JobFile,
-  type JobFileProgress,
-  type ServerConfig,
-  type Source,
-  upload,
-} from './api';
+import { api, type Item, type JobFile, type ServerConfig, type Source } from './api';
 import {
   baseName,
   EmptyState,
@@ -22,11 +12,15 @@ import {
   Spinner,
   Thumb,
 } from './components';
-
-interface Picked {
-  file: File;
-  path: string;
-}
+import {
+  dismiss,
+  type Picked,
+  resumeJobs,
+  startUpload,
+  startUrl,
+  type UploadCard as Upload,
+  useUploads,
+} from './uploads';
 
 /** Files of a drop, folders walked (their relative paths kept). */
 async function droppedFiles(data: DataTransfer): Promise<Picked[]> {
@@ -56,16 +50,6 @@ async function droppedFiles(data: DataTransfer): Promise<Picked[]> {
   return out;
 }
 
-interface Upload {
-  key: number;
-  label: string;
-  progress: number;
-  /** A web page by URL: nothing to upload, the server fetches it. */
-  fetching?: boolean;
-  job?: Job;
-  error?: { message: string; hint?: string | undefined };
-}
-
 const STATUS_TEXT: Record<JobFile['status'], string> = {
   processing: 'Processing',
   ingested: 'Added',
@@ -74,12 +58,27 @@ const STATUS_TEXT: Record<JobFile['status'], string> = {
   failed: 'Failed',
 };
 
+const percent = (fraction: number) => `${Math.floor(fraction * 100)}%`;
+
+/** How far a file is: its items embedded so far, while a large file is embedded. */
+function fileFraction(file: JobFile): number {
+  if (file.status !== 'processing') return 1;
+  return file.progress && file.progress.total > 0 ? file.progress.done / file.progress.total : 0;
+}
+
 function FileRow(props: { file: JobFile }) {
   const f = props.file;
   const counts =
     f.status === 'ingested' || f.status === 'unchanged'
       ? `${plural(f.textItems, 'passage')}, ${plural(f.imageItems, 'picture')}`
       : '';
+  const progress = f.status === 'processing' ? f.progress : undefined;
+  const status =
+    progress && progress.done >= progress.total
+      ? 'Saving'
+      : progress
+        ? `Embedding ${progress.done.toLocaleString()} of ${progress.total.toLocaleString()} items (${percent(fileFraction(f))})`
+        : STATUS_TEXT[f.status];
   return (
     <li class={`file-row status-${f.status}`}>
       <span class="file-icon" aria-hidden="true">
@@ -97,9 +96,22 @@ function FileRow(props: { file: JobFile }) {
         {f.name}
       </span>
       <span class="file-status">
-        {STATUS_TEXT[f.status]}
+        {status}
         {counts ? <span class="muted"> · {counts}</span> : null}
       </span>
+      {progress ? (
+        <div
+          class="progress file-progress"
+          role="progressbar"
+          aria-label={`${f.name}: items embedded`}
+          aria-valuemin={0}
+          aria-valuemax={progress.total}
+          aria-valuenow={progress.done}
+          aria-valuetext={`${progress.done} of ${progress.total} items`}
+        >
+          <div style={{ width: `${Math.max(2, fileFraction(f) * 100)}%` }} />
+        </div>
+      ) : null}
       {f.reason ? <span class="file-reason">{f.reason}</span> : null}
       {f.warnings.length > 0 ? (
         <span class="file-reason warn" title={f.warnings.join('\n')}>
@@ -110,47 +122,76 @@ function FileRow(props: { file: JobFile }) {
   );
 }
 
-function UploadCard(props: { upload: Upload; onDismiss: () => void }) {
-  const { upload: u } = props;
+/** What a card says at the top, for each moment of an upload's life. */
+function cardTitle(u: Upload): string {
   const job = u.job;
   const finished = job?.files.filter((f) => f.status !== 'processing').length ?? 0;
   const total = job?.total ?? job?.uploaded ?? 0;
   const failed = job?.files.filter((f) => f.status === 'failed').length ?? 0;
+  const unchanged = job?.files.filter((f) => f.status === 'unchanged').length ?? 0;
+  if (u.error) return `Could not add ${u.label}`;
+  if (!job) {
+    if (u.fetching) return `Sending ${u.label}…`;
+    return u.sent < 1 ? `Uploading ${u.label}… ${percent(u.sent)}` : `Saving ${u.label} on the server…`;
+  }
+  if (job.status === 'queued') return `Waiting: ${u.label} is next after the upload in progress`;
+  if (job.status === 'running') {
+    if (u.fetching) return `Fetching and reading ${u.label}…`;
+    if (total <= 1) return `Processing ${u.label}…`;
+    return `Processing ${u.label}: ${finished} of ${total} files done`;
+  }
+  if (job.status === 'failed') return `The ingest of ${u.label} stopped`;
+  if (u.fetching) return failed ? `Could not add ${u.label}` : `Done: ${plural(finished, 'page')} added`;
+  const added = finished - failed - unchanged;
+  const counts: Array<[number, string]> = [
+    [added, 'added'],
+    [unchanged, 'unchanged'],
+    [failed, 'failed'],
+  ];
+  const parts = counts
+    .filter(([n]) => n > 0)
+    .map(([n, what], i) => `${i === 0 ? plural(n, 'file') : n} ${what}`);
+  return parts.length > 0 ? `Done: ${parts.join(', ')}` : 'Done: nothing to add';
+}
+
+function UploadCard(props: { upload: Upload; onDismiss: () => void }) {
+  const { upload: u } = props;
+  const job = u.job;
+  const total = job?.total ?? job?.uploaded ?? 0;
+  const failed = job?.files.filter((f) => f.status === 'failed').length ?? 0;
   const running = !u.error && job?.status !== 'done' && job?.status !== 'failed';
-  const fraction = job ? (total > 0 ? finished / total : 0) : u.progress;
-  let title = u.fetching ? `Sending ${u.label}…` : `Uploading ${u.label}…`;
-  if (u.error) title = `Could not add ${u.label}`;
-  else if (job?.status === 'queued') title = `Waiting to process ${u.label}…`;
-  else if (job?.status === 'running')
-    title = u.fetching
-      ? `Fetching and reading ${u.label}…`
-      : `Processing ${finished} of ${total || '…'} file${total === 1 ? '' : 's'}…`;
-  else if (job?.status === 'done')
-    title = u.fetching
-      ? failed
-        ? `Could not add ${u.label}`
-        : `Done: ${plural(finished, 'page')} added`
-      : `Done: ${plural(finished - failed, 'file')} added${failed ? `, ${failed} failed` : ''}`;
-  else if (job?.status === 'failed') title = 'The ingest stopped';
+  // Files count whole when finished, and by their items embedded while one is being embedded.
+  const done = job?.files.reduce((n, f) => n + fileFraction(f), 0) ?? 0;
+  const fraction = job ? (job.status === 'queued' ? 0 : total > 0 ? done / total : 0) : u.sent;
+  const title = cardTitle(u);
   return (
-    <section class={`card upload-card${failed || u.error || job?.status === 'failed' ? ' has-errors' : ''}`}>
+    <section
+      class={`card upload-card${failed || u.error || job?.status === 'failed' ? ' has-errors' : ''}`}
+      aria-label={title}
+    >
       <header>
         <strong>{title}</strong>
         {!running ? (
-          <button type="button" class="ghost small" onClick={props.onDismiss} aria-label="Dismiss">
+          <button
+            type="button"
+            class="ghost small"
+            onClick={props.onDismiss}
+            aria-label={`Dismiss: ${title}`}
+          >
             Dismiss
           </button>
         ) : null}
       </header>
       {running ? (
         <div
-          class="progress"
+          class={`progress${job?.status === 'queued' ? ' waiting' : ''}`}
           role="progressbar"
+          aria-label={title}
           aria-valuemin={0}
           aria-valuemax={100}
           aria-valuenow={Math.round(fraction * 100)}
         >
-          <div style={{ width: `${Math.max(3, fraction * 100)}%` }} />
+          <div style={{ width: job?.status === 'queued' ? '100%' : `${Math.max(3, fraction * 100)}%` }} />
         </div>
       ) : null}
       {u.error ? <ErrorNote message={u.error.message} hint={u.error.hint} /> : null}
@@ -205,7 +246,9 @@ function SourceDetail(props: { source: Source; onClose: () => void; onOpen: (p: 
                 caption={item.text}
                 title={item.section || item.title}
                 detail={formatLocation(item.location)}
-                {...(item.location?.start !== undefined ? { badge: formatLocation(item.location) } : {})}
+                {...(item.location?.start !== undefined
+                  ? { badge: <span class="badge">{formatLocation(item.location)}</span> }
+                  : {})}
                 onOpen={props.onOpen}
               />
             ))}
@@ -238,7 +281,7 @@ export function LibraryView(props: {
   reload: () => Promise<void>;
   onOpen: (p: Picture) => void;
 }) {
-  const [uploads, setUploads] = useState<Upload[]>([]);
+  const uploads = useUploads();
   const [dragging, setDragging] = useState(false);
   const [open, setOpen] = useState<Source | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
@@ -247,51 +290,19 @@ export function LibraryView(props: {
   const folderInput = useRef<HTMLInputElement>(null);
   const limits = props.config?.limits;
 
-  const patch = (key: number, change: Partial<Upload>) =>
-    setUploads((all) => all.map((u) => (u.key === key ? { ...u, ...change } : u)));
+  // Jobs still running (from this tab before a view switch or a reload, or from another tab) come back.
+  useEffect(() => {
+    void resumeJobs();
+  }, []);
 
-  /** Show a job's progress in its card until it is done, then refresh the sources. */
-  const track = async (key: number, submit: () => Promise<{ id: string }>) => {
-    try {
-      const { id } = await submit();
-      await followJob(id, (m) => {
-        if (m.event === 'job' || m.event === 'done') patch(key, { job: JSON.parse(m.data) as Job });
-        else if (m.event === 'file') {
-          const { index, file } = JSON.parse(m.data) as JobFileProgress;
-          setUploads((all) =>
-            all.map((u) => {
-              if (u.key !== key || !u.job) return u;
-              const files = [...u.job.files];
-              files[index] = file;
-              return { ...u, job: { ...u.job, files: files.filter(Boolean) } };
-            }),
-          );
-        }
-      });
-    } catch (err) {
-      const e = err as { message: string; hint?: string };
-      patch(key, { error: { message: e.message, hint: e.hint } });
-    } finally {
-      await props.reload();
-    }
-  };
-
-  const start = async (picked: Picked[]) => {
-    if (picked.length === 0) return;
-    const key = Date.now() + Math.random();
-    const label = picked.length === 1 ? picked[0]!.path : `${picked.length} files`;
-    setUploads((all) => [{ key, label, progress: 0 }, ...all]);
-    await track(key, () => upload(picked, (progress) => patch(key, { progress })));
-  };
+  const start = (picked: Picked[]) => void startUpload(picked);
 
   const [url, setUrl] = useState('');
-  const addUrl = async () => {
+  const addUrl = () => {
     const address = url.trim();
     if (!address) return;
-    const key = Date.now() + Math.random();
     setUrl('');
-    setUploads((all) => [{ key, label: address, progress: 1, fetching: true }, ...all]);
-    await track(key, () => api.ingestUrls([address]));
+    void startUrl(address);
   };
 
   const fromInput = (input: HTMLInputElement) => {
@@ -300,7 +311,7 @@ export function LibraryView(props: {
       path: file.webkitRelativePath || file.name,
     }));
     input.value = '';
-    void start(picked);
+    start(picked);
   };
 
   const remove = async (source: Source) => {
@@ -384,7 +395,7 @@ export function LibraryView(props: {
           class="url-form"
           onSubmit={(e) => {
             e.preventDefault();
-            void addUrl();
+            addUrl();
           }}
         >
           <label for="ingest-url">Add a web page by its address</label>
@@ -410,11 +421,7 @@ export function LibraryView(props: {
       ) : null}
 
       {uploads.map((u) => (
-        <UploadCard
-          key={u.key}
-          upload={u}
-          onDismiss={() => setUploads((all) => all.filter((x) => x.key !== u.key))}
-        />
+        <UploadCard key={u.key} upload={u} onDismiss={() => dismiss(u.key)} />
       ))}
 
       {error ? <ErrorNote message={error.message} hint={error.hint} /> : null}
@@ -474,8 +481,8 @@ export function LibraryView(props: {
                       class="num-col"
                       title={`${plural(s.textItems, 'passage')}, ${plural(s.imageItems, 'picture')}`}
                     >
-                      {s.textItems} <span class="muted">text</span> · {s.imageItems}{' '}
-                      <span class="muted">pic</span>
+                      {s.textItems.toLocaleString()} <span class="muted">text</span> ·{' '}
+                      {s.imageItems.toLocaleString()} <span class="muted">pic</span>
                     </td>
                     <td class="muted">{formatDate(s.ingestedAt)}</td>
                     <td class="actions">

@@ -215,9 +215,18 @@ export function SearchView(props: {
       ) : null}
 
       {nothing ? (
-        <EmptyState icon="∅" title="No results passed the thresholds">
-          <p>Try other words, or lower the thresholds in the settings (⚙).</p>
-        </EmptyState>
+        empty ? (
+          <EmptyState icon="⇪" title="Your knowledge base is empty">
+            <p>There is nothing to search yet: add files in the Library first.</p>
+            <button type="button" class="primary" onClick={props.goLibrary}>
+              Go to the Library
+            </button>
+          </EmptyState>
+        ) : (
+          <EmptyState icon="∅" title="No results passed the thresholds">
+            <p>Try other words, or lower the thresholds in the settings (⚙).</p>
+          </EmptyState>
+        )
       ) : null}
 
       {result && !nothing ? (
@@ -225,7 +234,7 @@ export function SearchView(props: {
           {plural(result.images.length, 'picture')} and {plural(result.text.length, 'passage')}
           {result.level ? ` · level ${result.level}` : ''}
           {result.mode ? ` · ${result.mode === 'bm25' ? 'BM25' : result.mode}` : ''}
-          {' · '}hover a score for how each retriever ranked it
+          {' · '}press a score to see how each retriever ranked the result
         </p>
       ) : null}
       {result && result.images.length > 0 ? (
@@ -236,7 +245,7 @@ export function SearchView(props: {
           </header>
           <div class="thumb-grid">
             {result.images.map((hit) => (
-              <HitThumb key={hit.id} hit={hit} badge={hit.score.toFixed(2)} onOpen={props.onOpen} />
+              <HitThumb key={hit.id} hit={hit} onOpen={props.onOpen} />
             ))}
           </div>
         </section>

@@ -16,8 +16,12 @@ export interface Settings {
   rerank: '' | 'on' | 'off';
   /** The filter (`where`) applied to questions. */
   where: string;
-  provider: '' | 'auto' | 'ollama' | 'openai' | 'none';
+  /** '' : the server's model; 'none': answering off (the sources only). Other providers are the operator's choice. */
+  provider: '' | 'none';
+  /** One of the models the server offers ('' : its configured one). */
   model: string;
+  /** '' : the server's prompt; `mmrag` or `reference` (the reference pipeline's prompt, word for word). */
+  prompt: '' | 'mmrag' | 'reference';
 }
 
 const KEY = 'mmrag.settings';
@@ -35,6 +39,7 @@ export const DEFAULT_SETTINGS: Settings = {
   where: '',
   provider: '',
   model: '',
+  prompt: '',
 };
 
 /** What each level does, in one line (the settings panel and the answer footer use them). */
@@ -76,8 +81,9 @@ export function loadSettings(): Settings {
       diversity: text('diversity'),
       rerank: oneOf(saved.rerank, ['on', 'off'] as const),
       where: text('where'),
-      provider: oneOf(saved.provider, ['auto', 'ollama', 'openai', 'none'] as const),
+      provider: oneOf(saved.provider, ['none'] as const),
       model: text('model'),
+      prompt: oneOf(saved.prompt, ['mmrag', 'reference'] as const),
     };
   } catch {
     return { ...DEFAULT_SETTINGS };
@@ -105,6 +111,14 @@ function retrievalOptions(s: Settings): Pick<AskRequest, 'level' | 'mode' | 'div
   };
 }
 
+/**
+ * The settings with the model kept only when the server offers it (a model remembered from another server, or
+ * no longer offered, would make every question a 400).
+ */
+export function withOfferedModel(s: Settings, offered: readonly string[]): Settings {
+  return s.model && !offered.includes(s.model) ? { ...s, model: '' } : s;
+}
+
 /** The retrieval and model options of an /api/ask body. */
 export function askOptions(s: Settings): Omit<AskRequest, 'question' | 'history'> {
   const group = (k: string, threshold: string) => {
@@ -117,7 +131,7 @@ export function askOptions(s: Settings): Omit<AskRequest, 'question' | 'history'
   };
   const llm: NonNullable<AskRequest['llm']> = {};
   if (s.provider) llm.provider = s.provider;
-  if (s.model.trim()) llm.model = s.model.trim();
+  else if (s.model.trim()) llm.model = s.model.trim();
   return {
     ...retrievalOptions(s),
     ...(s.scoring ? { scoring: s.scoring } : {}),
@@ -125,6 +139,7 @@ export function askOptions(s: Settings): Omit<AskRequest, 'question' | 'history'
     ...(group(s.imageK, s.imageThreshold) ? { image: group(s.imageK, s.imageThreshold) } : {}),
     ...(s.where.trim() ? { where: s.where.trim() } : {}),
     ...(Object.keys(llm).length > 0 ? { llm } : {}),
+    ...(s.prompt ? { prompt: s.prompt } : {}),
   };
 }
 

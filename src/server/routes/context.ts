@@ -2,8 +2,11 @@ import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { JobQueue } from '../../jobs/queue.js';
 import type { KnowledgeBase } from '../../kb.js';
+import type { ByteBudget } from '../byte-budget.js';
 import { errorBodySchema } from '../contract.js';
-import { httpError, validationHook } from '../http-errors.js';
+import { httpError, type PathHider, validationHook } from '../http-errors.js';
+import type { AnsweringPolicy } from '../llm-policy.js';
+import type { UploadSpool } from '../spool.js';
 import type { UploadFolders } from '../upload-folders.js';
 
 export const API_VERSION = '0.1.0';
@@ -13,8 +16,18 @@ export interface RouteContext {
   kb: KnowledgeBase;
   jobs: JobQueue;
   uploads: UploadFolders;
-  limits: { maxUploadBytes: number; maxUploadFiles: number; maxFileBytes: number };
+  /** Where uploads are written as they arrive. */
+  spool: UploadSpool;
+  /** Bytes being received across all uploads, bounded by `limits.maxInFlightBytes`. */
+  uploadBudget: ByteBudget;
+  limits: { maxUploadBytes: number; maxUploadFiles: number; maxFileBytes: number; maxInFlightBytes: number };
+  /** Which models an API client may choose for its questions. */
+  answering: AnsweringPolicy;
+  /** The server's folders out of texts sent to clients. */
+  hidePaths: PathHider;
   tokenRequired: boolean;
+  /** Derives the media cookie's value from the token (undefined without a token). */
+  mediaKey: string | undefined;
 }
 
 /** The routes of one resource; their path and query validators answer refusals through the shared hook. */
@@ -29,6 +42,7 @@ const ERROR_MEANINGS = {
   404: 'Not found.',
   413: 'Too large.',
   500: 'An unexpected failure; the message says what.',
+  503: 'Busy: try again after the Retry-After seconds.',
 } as const;
 
 type ErrorStatus = keyof typeof ERROR_MEANINGS;
@@ -82,10 +96,35 @@ export function wantsEventStream(c: Context): boolean {
   return (c.req.header('accept') ?? '').includes('text/event-stream');
 }
 
-/** The body as JSON, whatever the Content-Type says (`curl -d` sends form encoding). */
-export async function readJson(c: Context): Promise<unknown> {
+/**
+ * The body as JSON, whatever the Content-Type says (`curl -d` sends form encoding); with `maxBytes`, a longer body
+ * is refused (413) as soon as it is longer, declared or not.
+ */
+export async function readJson(c: Context, maxBytes?: number): Promise<unknown> {
+  let text: string;
+  if (maxBytes === undefined) text = await c.req.text();
+  else {
+    const tooLarge = () =>
+      httpError('too_large', `The request body is over ${(maxBytes / 1e6).toFixed(0)} MB.`);
+    const declared = Number(c.req.header('content-length') ?? Number.NaN);
+    if (declared > maxBytes) throw tooLarge();
+    const reader = c.req.raw.body?.getReader();
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for (;;) {
+      const next = reader ? await reader.read() : { done: true as const, value: undefined };
+      if (next.done) break;
+      length += next.value.byteLength;
+      if (length > maxBytes) {
+        await reader?.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(next.value);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
+  }
   try {
-    return await c.req.json();
+    return JSON.parse(text);
   } catch {
     throw httpError(
       'bad_request',

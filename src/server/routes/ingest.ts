@@ -1,12 +1,10 @@
-import { rmSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { createRoute } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
-import { errorMessage, MmragError } from '../../errors.js';
 import { newJobId } from '../../jobs/queue.js';
 import { ingestAcceptedSchema, ingestUploadSchema, ingestUrlsBodySchema, urlsSchema } from '../contract.js';
 import { httpError, parseRequest } from '../http-errors.js';
-import { saveUploads, type UploadedFile } from '../uploads.js';
+import { receiveUpload } from '../upload-stream.js';
 import {
   bodyReadByHandler,
   errorResponses,
@@ -16,10 +14,20 @@ import {
   routeGroup,
 } from './context.js';
 
-/** Uploads (multipart) and web pages by address (JSON): each becomes one ingest job. */
+/** Most bytes of a JSON request naming pages to fetch. */
+const MAX_URLS_BODY = 1024 * 1024;
+
+/** "notes.md", "site (4 files)", "12 files": what an upload holds, for a person. */
+export function uploadLabel(rels: string[]): string {
+  if (rels.length === 1) return rels[0]!;
+  const tops = new Set(rels.map((rel) => rel.split('/')[0]!));
+  if (tops.size === 1) return `${[...tops][0]} (${rels.length} files)`;
+  return `${rels.length} files`;
+}
+
+/** Uploads (multipart, streamed to disk as they arrive) and web pages by address (JSON): each becomes one job. */
 export function ingestRoutes(ctx: RouteContext) {
-  const { jobs, uploads } = ctx;
-  const { maxUploadBytes, maxUploadFiles, maxFileBytes } = ctx.limits;
+  const { jobs, uploads, spool, uploadBudget, limits } = ctx;
   const app = routeGroup();
 
   const ingest = createRoute({
@@ -29,19 +37,7 @@ export function ingestRoutes(ctx: RouteContext) {
     operationId: 'ingest',
     summary: 'Upload files (and folders: each file named by its relative path), or give web pages to fetch',
     description:
-      'Multipart, field `files`; or JSON `{"urls": [...]}`. Either way the files are ingested by one job, one writer at a time.',
-    middleware: [
-      bodyLimit({
-        maxSize: maxUploadBytes,
-        onError: () => {
-          throw httpError(
-            'too_large',
-            `The upload is over the ${(maxUploadBytes / 1e6).toFixed(0)} MB limit of one request.`,
-            'Upload fewer files at a time, or ingest large folders with `mmrag ingest` on the server.',
-          );
-        },
-      }),
-    ],
+      'Multipart, field `files`; or JSON `{"urls": [...]}`. Either way the files are ingested by one job, one writer at a time. Uploads are written to disk as they arrive and the limits are checked as bytes arrive: the first byte over a limit is answered with 413 and the connection closed. When the server is already receiving `maxInFlightBytes` (see /api/config limits), an upload is refused with 503 and `Retry-After`.',
     request: {
       body: {
         required: true,
@@ -54,8 +50,9 @@ export function ingestRoutes(ctx: RouteContext) {
     responses: {
       202: json(ingestAcceptedSchema, 'queued; follow /api/jobs/{id}/events'),
       ...errorResponses({
-        400: true,
+        400: 'No files, a file name too long to store, a body that is not multipart or JSON.',
         413: 'Too many files, a file too large, or the request too large (see /api/config limits).',
+        503: 'The server is receiving as much as it takes at once: try again after Retry-After seconds.',
       }),
     },
   });
@@ -63,10 +60,15 @@ export function ingestRoutes(ctx: RouteContext) {
   app.openapi(bodyReadByHandler(app, ingest), async (c) => {
     const type = c.req.header('content-type') ?? '';
     if (type.includes('application/json')) {
-      const body = (await readJson(c)) as { urls?: unknown };
+      const body = (await readJson(c, MAX_URLS_BODY)) as { urls?: unknown };
       if (body && typeof body === 'object' && Array.isArray(body.urls)) {
         const urls = parseRequest(urlsSchema, body.urls);
-        const job = await jobs.submit({ paths: urls, uploaded: urls.length, displayName: (path) => path });
+        const job = await jobs.submit({
+          paths: urls,
+          uploaded: urls.length,
+          label: urls.length === 1 ? urls[0]! : `${urls.length} web pages`,
+          displayName: (path) => path,
+        });
         return c.json({ id: job.id, status: job.status, uploaded: urls.length }, 202);
       }
       throw httpError('bad_request', 'Send files as multipart/form-data in the field "files".');
@@ -77,53 +79,28 @@ export function ingestRoutes(ctx: RouteContext) {
         'Send files as multipart/form-data in the field "files" (or JSON {"urls": [...]}).',
       );
     }
-    let form: FormData;
-    try {
-      form = await c.req.formData();
-    } catch (err) {
-      if (err instanceof MmragError) throw err;
-      throw httpError('bad_request', `The upload could not be read: ${errorMessage(err)}`);
-    }
-    const files = form.getAll('files').filter((f): f is File => typeof f !== 'string');
-    if (files.length === 0) throw httpError('bad_request', 'No files in the upload (field "files").');
-    if (files.length > maxUploadFiles) {
-      throw httpError(
-        'too_large',
-        `${files.length} files in one upload, over the limit of ${maxUploadFiles}.`,
-        'Upload fewer files at a time.',
-      );
-    }
-    const tooBig = files.find((f) => f.size > maxFileBytes);
-    if (tooBig) {
-      throw httpError(
-        'too_large',
-        `${tooBig.name} is ${(tooBig.size / 1e6).toFixed(1)} MB, over the ${(maxFileBytes / 1e6).toFixed(0)} MB limit for one file.`,
-        'Raise ingest.maxFileBytes in the configuration, or leave the file out.',
-      );
-    }
+    // On Node (@hono/node-server) the request's own stream, read with backpressure (see bodySource).
+    const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
+    const { upload, files } = await receiveUpload(c.req.raw, incoming, spool, limits, uploadBudget);
     const id = newJobId();
-    const jobDir = join(uploads.dir, id);
-    const uploaded: UploadedFile[] = files.map((f) => ({
-      name: f.name,
-      size: f.size,
-      stream: () => f.stream(),
-    }));
-    const saved = await saveUploads(uploaded, jobDir).catch((err: unknown) => {
-      rmSync(jobDir, { recursive: true, force: true });
-      throw err;
-    });
-    // The job folder's top entries: a folder walk keeps `page_files/` pictures with their page.
-    const tops = [...new Set(saved.map((s) => s.rel.split('/')[0]!))].map((top) => join(jobDir, top));
+    const jobDir = await upload.commit(id);
+    const folderOf = (text: string) => text.split(jobDir + sep).join('');
     const job = await jobs.submit(
       {
-        paths: tops,
-        uploaded: saved.length,
+        paths: uploads.topsOf(
+          jobDir,
+          files.map((f) => f.rel),
+        ),
+        uploaded: files.length,
+        label: uploadLabel(files.map((f) => f.rel)),
         displayName: (path) => relative(jobDir, path).split(sep).join('/'),
+        displayText: (text) => ctx.hidePaths(folderOf(text)),
+        settle: () => uploads.settleUnchanged(jobDir, files),
         after: (summary) => uploads.afterUpload(jobDir, summary),
       },
       id,
     );
-    return c.json({ id: job.id, status: job.status, uploaded: saved.length }, 202);
+    return c.json({ id: job.id, status: job.status, uploaded: files.length }, 202);
   });
   return app;
 }

@@ -59,8 +59,9 @@ export function describeApi(root: OpenAPIHono): () => OpenApiDocument {
   root.openAPIRegistry.registerComponent('securitySchemes', 'mediaCookie', {
     type: 'apiKey',
     in: 'cookie',
-    name: 'mmrag_token',
-    description: 'the token as a SameSite cookie, accepted by GET /api/media/{id} only',
+    name: 'mmrag_media',
+    description:
+      'a key derived from the token, in an HttpOnly SameSite=Strict cookie set by POST /api/session; accepted by GET /api/media/{id} only',
   });
   let document: OpenApiDocument | undefined;
   return () => {
@@ -103,6 +104,11 @@ export function metaRoutes(ctx: RouteContext, document: () => OpenApiDocument) {
           level: kb.config.search.level,
           mode: kb.config.search.mode,
           rerank: kb.config.search.rerank.provider !== 'none',
+          answering: {
+            provider: ctx.answering.provider,
+            ...(ctx.answering.model ? { model: ctx.answering.model } : {}),
+            models: ctx.answering.models,
+          },
           tokenRequired: ctx.tokenRequired,
           urlIngest: true,
           limits: ctx.limits,
