@@ -8,7 +8,6 @@
 // C0 controls but tab and line feed, DEL, and C1 controls (0x80-0x9f, which some terminals also obey).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is matched
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: line breaks are what is matched
 const LINE_BREAKS = /[\n\u2028\u2029]/g;
 
 /** A control character as the visible symbol Unicode has for it (␛ for ESC), or � for C1 controls. */

@@ -50,7 +50,18 @@ describe('mmrag CLI, end to end', () => {
   it('--help lists the commands', async () => {
     const run = await mmrag(['--help'], tmp.dir);
     expect(run.code).toBe(0);
-    for (const command of ['ingest', 'search', 'ask', 'sources', 'delete', 'demo', 'serve', 'mcp', 'tune', 'eval'])
+    for (const command of [
+      'ingest',
+      'search',
+      'ask',
+      'sources',
+      'delete',
+      'demo',
+      'serve',
+      'mcp',
+      'tune',
+      'eval',
+    ])
       expect(run.stdout).toContain(command);
   });
 
