@@ -193,6 +193,7 @@ export function loaderContext(
       maxImageBytes: ingest.maxImageBytes,
       maxImagePixels: ingest.maxImagePixels,
       maxPages: ingest.maxPages,
+      maxPageImages: ingest.maxPageImages,
       maxDurationSeconds: ingest.maxDurationSeconds,
       maxArchiveBytes: ingest.maxArchiveBytes,
       maxArchiveRatio: ingest.maxArchiveRatio,
@@ -528,7 +529,8 @@ async function embedBatch(
         id: itemId(record.source, record.hash, i),
         version: record.version,
         modality: d.modality,
-        type: record.type,
+        // A page rendered whole is a `page` item; its source record keeps the loader's type.
+        type: d.modality === 'image' && d.kind === 'page' ? 'page' : record.type,
         source: record.source,
         title: d.title,
         section: d.section,

@@ -101,6 +101,11 @@ export const sourceTypeSchema = z
   .enum(SOURCE_TYPES)
   .openapi({ description: 'the loader that read the file' });
 
+export const itemTypeSchema = z.enum([...SOURCE_TYPES, 'page']).openapi({
+  description:
+    'the loader that read its source, or `page`: a PDF page or a slide rendered whole to a picture (its source keeps the loader type)',
+});
+
 export const modalitySchema = z.enum(['text', 'image']);
 
 export const levelSchema = z.union([z.literal(1), z.literal(2), z.literal(3)]).openapi({
@@ -309,9 +314,18 @@ export const pictureSearchSchema = searchFieldsSchema
 
 // ---- results ----
 
+export const boxSchema = z.tuple([z.number(), z.number(), z.number(), z.number()]).openapi('Box', {
+  description: '[x0, y0, x1, y1] as fractions of the page (or picture) width and height, origin top left',
+  example: [0.118, 0.081, 0.52, 0.097],
+});
+
 export const locationSchema = z
   .object({
     page: z.number().int().optional().openapi({ description: '1-based PDF page' }),
+    boxes: z.array(boxSchema).optional().openapi({
+      description:
+        'where on the page: one box per line of a PDF text chunk (or of text read from a scanned page), one box for a picture cut from a page',
+    }),
     slide: z.number().int().optional().openapi({ description: '1-based slide' }),
     sheet: z.string().optional(),
     rows: z
@@ -332,7 +346,7 @@ export const hitSchema = z
     title: z.string(),
     section: z.string(),
     source: z.string(),
-    type: sourceTypeSchema,
+    type: itemTypeSchema,
     location: locationSchema.optional(),
     text: z.string().optional().openapi({ description: 'text hits: the snippet' }),
     caption: z.string().optional().openapi({ description: 'picture hits: the caption' }),
@@ -467,7 +481,7 @@ export const itemSchema = z
   .object({
     id: z.string(),
     modality: modalitySchema,
-    type: sourceTypeSchema,
+    type: itemTypeSchema,
     source: z.string(),
     title: z.string(),
     section: z.string(),
