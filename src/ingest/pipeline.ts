@@ -231,6 +231,22 @@ interface RunState {
   parser: ParsePool;
   /** Decoded pictures held for the model, within a budget. */
   held: HeldPictures;
+  /** Whether the run already said that slides cannot be drawn (no LibreOffice): said once per run. */
+  saidNoSoffice?: boolean;
+}
+
+/**
+ * Slides are drawn as pictures by LibreOffice; without it a deck keeps its text and pictures, and the first deck of
+ * a run says so (once, not per deck).
+ */
+async function noticeNoSoffice(run: RunState, config: Config, outcome: FileOutcome): Promise<void> {
+  if (run.saidNoSoffice || config.ingest.maxPageImages === 0) return;
+  run.saidNoSoffice = true;
+  const { sofficeOnPath, SOFFICE_INSTALL_HINT } = await import('../media/soffice.js');
+  if (await sofficeOnPath()) return;
+  outcome.warnings.push(
+    `slides are not kept as pictures (figures drawn on them cannot be searched): LibreOffice (soffice) is not on the PATH. ${SOFFICE_INSTALL_HINT}`,
+  );
 }
 
 async function prepare(
@@ -287,6 +303,7 @@ async function prepare(
       outcome.reason = `${detection.type} files are not supported yet`;
       return prepared;
     }
+    if (detection.type === 'pptx') await noticeNoSoffice(run, deps.config, outcome);
     const context = loaderContext(deps.config, enrichers, outcome.warnings, signal, deps.localRoot);
     let parsed: { drafts: ItemDraft[]; hash?: string; bytes: number };
     if (deps.loaders.isBuiltIn(detection.type)) {

@@ -91,6 +91,17 @@ describe('PdfLoader', () => {
 
     const ocrText = texts(items).filter((i) => i.location?.page === 3);
     expect(ocrText.map((i) => i.text).join(' ')).toContain('QUOKKA');
+    // The words' boxes from OCR: inside the scanned picture, drawn at (36, 500) pt, 540 x 132 pt, on the page.
+    const scanArea = [36 / 612, (792 - 632) / 792, 576 / 612, (792 - 500) / 792];
+    const quokka = ocrText.find((i) => i.text.includes('QUOKKA'))!;
+    expect(quokka.location?.boxes?.length).toBeGreaterThan(0);
+    for (const [x0, y0, x1, y1] of quokka.location!.boxes!) {
+      expect(x0).toBeGreaterThanOrEqual(scanArea[0]!);
+      expect(y0).toBeGreaterThanOrEqual(scanArea[1]!);
+      expect(x1).toBeLessThanOrEqual(scanArea[2]!);
+      expect(y1).toBeLessThanOrEqual(scanArea[3]!);
+      expect(x1 - x0).toBeGreaterThan(0.2);
+    }
     expect(texts(items).some((i) => i.location?.page !== 3 && i.text.includes('QUOKKA'))).toBe(false);
     expect(ctx.warnings).toEqual([]);
     expect(readdirSync(process.cwd()).filter((f) => f.endsWith('.traineddata'))).toEqual([]);
