@@ -493,6 +493,48 @@ export const itemSchema = z
   })
   .openapi('Item');
 
+/** What the web app's viewer shows for an item: its page with boxes, its picture, or its recording at its time. */
+export const itemViewSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['page', 'picture', 'recording', 'text']).openapi({
+      description:
+        '`page`: show `page` with `boxes` drawn on it (text from a PDF or a slide, a page picture); `picture`: show `picture` (and `page` when the picture was cut from one); `recording`: play `recording` from `start`; `text`: nothing more to show than the text',
+    }),
+    type: itemTypeSchema,
+    title: z.string(),
+    section: z.string(),
+    source: z.string(),
+    text: z.string().openapi({ description: 'the chunk (text) or the caption (picture)' }),
+    location: locationSchema.optional(),
+    page: z
+      .object({
+        id: z.string().openapi({ description: 'the `page` item: the page or slide rendered whole' }),
+        mediaUrl: z.string().openapi({ description: 'GET this URL for the page picture' }),
+        unit: z.enum(['page', 'slide']),
+        number: z.number().int().openapi({ description: '1-based page or slide' }),
+        boxes: z.array(boxSchema).openapi({
+          description: 'where the item is on the page (empty: the whole page, or not known)',
+        }),
+      })
+      .optional(),
+    picture: z
+      .object({ mediaUrl: z.string(), caption: z.string(), description: z.string().optional() })
+      .optional(),
+    recording: z
+      .object({
+        url: z.string().openapi({
+          description: 'GET this URL for the original recording (byte ranges supported, for seeking)',
+        }),
+        mime: z.string(),
+        media: z.enum(['audio', 'video']),
+        start: z.number().openapi({ description: 'seconds: where the item starts' }),
+        end: z.number().optional(),
+      })
+      .optional(),
+  })
+  .openapi('ItemView', { description: 'What the viewer needs to show an item where it is in its source.' });
+
 export const sourcesSchema = z.object({ sources: z.array(sourceSchema) }).openapi('Sources');
 
 export const sourceItemsSchema = z
@@ -737,6 +779,8 @@ export type Source = z.infer<typeof sourceSchema>;
 export type Sources = z.infer<typeof sourcesSchema>;
 export type SourceItems = z.infer<typeof sourceItemsSchema>;
 export type Item = z.infer<typeof itemSchema>;
+export type ItemView = z.infer<typeof itemViewSchema>;
+export type Box = z.infer<typeof boxSchema>;
 export type DeletedSource = z.infer<typeof deletedSourceSchema>;
 export type Job = z.infer<typeof jobSchema>;
 export type JobFile = z.infer<typeof jobFileSchema>;
