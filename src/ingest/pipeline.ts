@@ -129,6 +129,24 @@ const LOOKAHEAD = 16;
 const FLUSH_ROWS = 2000;
 const FLUSH_FILES = 64;
 
+/** The summary of a run that has done nothing yet. */
+export function emptySummary(): IngestSummary {
+  return {
+    files: 0,
+    ingested: 0,
+    unchanged: 0,
+    skipped: 0,
+    failed: 0,
+    items: 0,
+    textItems: 0,
+    imageItems: 0,
+    seconds: 0,
+    byType: {},
+    warnings: { total: 0, pictures: 0, network: 0 },
+    outcomes: [],
+  };
+}
+
 export function newVersion(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
 }
@@ -592,20 +610,7 @@ export async function ingestPaths(
 ): Promise<IngestSummary> {
   const started = performance.now();
   const emit = options.onEvent ?? (() => {});
-  const summary: IngestSummary = {
-    files: 0,
-    ingested: 0,
-    unchanged: 0,
-    skipped: 0,
-    failed: 0,
-    items: 0,
-    textItems: 0,
-    imageItems: 0,
-    seconds: 0,
-    byType: {},
-    warnings: { total: 0, pictures: 0, network: 0 },
-    outcomes: [],
-  };
+  const summary = emptySummary();
 
   const walkErrors: FileOutcome[] = [];
   const files: Array<{ path: string; explicit: boolean }> = paths

@@ -1,4 +1,4 @@
-import type { FileOutcome, IngestSummary } from '../ingest/pipeline.js';
+import { emptySummary, type FileOutcome, type IngestSummary } from '../ingest/pipeline.js';
 import {
   type IngestRunner,
   type Job,
@@ -25,24 +25,6 @@ function jobFile(name: string, outcome?: FileOutcome, display: (text: string) =>
     imageItems: outcome.imageItems,
     warnings: outcome.warnings.map(display),
     ...(outcome.reason ? { reason: display(outcome.reason) } : {}),
-  };
-}
-
-/** The summary of a job that had nothing left to ingest. */
-function emptySummary(): IngestSummary {
-  return {
-    files: 0,
-    ingested: 0,
-    unchanged: 0,
-    skipped: 0,
-    failed: 0,
-    items: 0,
-    textItems: 0,
-    imageItems: 0,
-    seconds: 0,
-    byType: {},
-    warnings: { total: 0, pictures: 0, network: 0 },
-    outcomes: [],
   };
 }
 

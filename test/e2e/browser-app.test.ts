@@ -337,7 +337,7 @@ describe.skipIf(!hasChromium)('the web app, as a person uses it', () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(phone, 'library-phone-light');
     for (const [view] of views) await view.context().close();
-  });
+  }, 240_000);
 
   it('screenshots: Ask with a Markdown answer, citations and the prompt open; Search; desktop and phone, light and dark', async () => {
     for (const scheme of ['light', 'dark'] as const) {
@@ -374,7 +374,7 @@ describe.skipIf(!hasChromium)('the web app, as a person uses it', () => {
         await page.context().close();
       }
     }
-  });
+  }, 180_000);
 });
 
 describe.skipIf(!hasChromium)('the web app with a token', () => {

@@ -3,38 +3,15 @@
  * --no-adapter, eval before/after, sources and doctor, refusal that keeps the adapter in place, an adapter for
  * another model refused, and --reset.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_MODEL, ROOT, tempDir } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { cliEnv, runCli } from '../helpers/robustness.js';
 import { type CorpusPicture, QUERY_PHRASINGS, writeDomainCorpus } from './domains.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function mmrag(args: string[], cwd: string): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MMRAG_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'mmrag.js'), ...args], {
-      cwd,
-      env: { ...clean, MMRAG_EMBED_MODEL: FIXTURE_MODEL, MMRAG_LLM: 'none', MMRAG_OCR: '0' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The built CLI with the fixture model, no LLM and no OCR (the shared runner of the CLI tests). */
+const mmrag = (args: string[], cwd: string) => runCli(args, cwd, cliEnv({ MMRAG_LLM: 'none' }));
 
 let tmp: ReturnType<typeof tempDir>;
 let outline: CorpusPicture[];

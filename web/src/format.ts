@@ -1,25 +1,11 @@
-// How scores read. The wording is the command line's (`formatRelevance` in src/retrieve/relevance.ts); the web app
-// takes nothing at run time from the server's code, so the formatter is written again here, and a test
-// (test/server/web-format.test.ts) checks that both print the same text for every kind.
+// How scores read: in the command line's words, from the same pure module (src/retrieve/relevance.ts imports only
+// types, so the web app bundles it as it is).
+import { formatRelevance } from '../../src/retrieve/relevance.js';
 import type { Hit } from '../../src/server/contract.js';
 
-export type Relevance = NonNullable<Hit['relevance']>;
+export { formatRelevance };
 
-/** `cos 0.812`, `p 0.0412`, `bm25 7.20`, `rerank 0.931`, `rrf 0.033`. */
-export function formatRelevance(relevance: Relevance): string {
-  switch (relevance.kind) {
-    case 'cosine':
-      return `cos ${relevance.value.toFixed(3)}`;
-    case 'softmax':
-      return `p ${relevance.value.toFixed(4)}`;
-    case 'bm25':
-      return `bm25 ${relevance.value.toFixed(2)}`;
-    case 'rerank':
-      return `rerank ${relevance.value.toFixed(3)}`;
-    case 'fused':
-      return `rrf ${relevance.value.toFixed(3)}`;
-  }
-}
+export type Relevance = NonNullable<Hit['relevance']>;
 
 /** The score to show on a hit: its readable relevance (older servers: the ranking score). */
 export function relevanceLabel(hit: Hit): string {
