@@ -44,6 +44,19 @@ async function newPage(scheme: 'light' | 'dark', width = 1200): Promise<Page> {
 }
 
 async function shot(page: Page, name: string): Promise<void> {
+  // Every picture in sight drawn first (thumbnails load after the results; lazy ones out of sight never do).
+  await expect
+    .poll(() =>
+      page.evaluate(() =>
+        [...document.images]
+          .filter((img) => {
+            const r = img.getBoundingClientRect();
+            return r.bottom > 0 && r.top < window.innerHeight && r.width > 0;
+          })
+          .every((img) => img.complete && img.naturalWidth > 0),
+      ),
+    )
+    .toBe(true);
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
 

@@ -60,9 +60,7 @@ function PageImage(props: { page: NonNullable<ItemView['page']>; label: string }
           Fit
         </button>
         <span class="muted small page-hint">
-          {page.boxes.length > 0
-            ? `${page.boxes.length === 1 ? 'The highlighted box is' : `The ${page.boxes.length} highlighted boxes are`} where it is.`
-            : ''}
+          {page.boxes.length > 0 ? `Highlighted: where it is on this ${unit.toLowerCase()}` : ''}
         </span>
       </div>
       <section
@@ -133,9 +131,6 @@ function Player(props: { recording: NonNullable<ItemView['recording']>; label: s
         <button type="button" class="secondary small" onClick={playFromStart}>
           Play from {clock(recording.start)}
         </button>
-        <span class="muted small">
-          {recording.end !== undefined ? `${clock(recording.start)}–${clock(recording.end)}` : ''}
-        </span>
       </div>
     </div>
   );
