@@ -48,7 +48,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await expect
     .poll(() =>
       page.evaluate(() =>
-        [...document.images]
+        Array.from(document.images)
           .filter((img) => {
             const r = img.getBoundingClientRect();
             return r.bottom > 0 && r.top < window.innerHeight && r.width > 0;
