@@ -150,6 +150,12 @@ export const ConfigSchema = z.object({
         .default(50 * 1024 * 1024),
       maxImagePixels: z.number().int().positive().default(100_000_000),
       maxPages: z.number().int().positive().default(2000),
+      /**
+       * Pages of one PDF (or slides of one deck, when LibreOffice is installed) rendered whole to a picture, a `page`
+       * item, so that figures drawn as vectors can be searched; later pages keep their text only. 0 turns page
+       * pictures off (scanned pages are still rendered: their picture is all they have).
+       */
+      maxPageImages: z.number().int().min(0).default(500),
       maxDurationSeconds: z
         .number()
         .positive()

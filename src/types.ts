@@ -20,10 +20,24 @@ export type SourceType =
   | 'video'
   | 'subtitles';
 
+/**
+ * What an item is, as its `type` says: the loader that read its source, or `page` for a PDF page or a slide rendered
+ * whole to a picture (its source record keeps the loader's type: `pdf` or `pptx`). `page` is not a file type.
+ */
+export type ItemType = SourceType | 'page';
+
+/** A rectangle on a page or picture: `[x0, y0, x1, y1]` as fractions of its width and height, origin top left. */
+export type Box = [number, number, number, number];
+
 /** Where inside its source an item sits, precise enough to cite. */
 export interface Location {
   /** 1-based PDF page. */
   page?: number;
+  /**
+   * Where on the page (PDF text and pictures, and the text read from a scanned page): one box per line of a text
+   * chunk, one box for a picture.
+   */
+  boxes?: Box[];
   /** 1-based slide. */
   slide?: number;
   sheet?: string;
@@ -60,6 +74,8 @@ export interface TextItemDraft {
 
 export interface ImageItemDraft {
   modality: 'image';
+  /** `page`: a whole page or slide rendered to a picture (stored with `type: 'page'`). */
+  kind?: 'page';
   title: string;
   section: string;
   caption: string;
@@ -74,7 +90,7 @@ export type ItemDraft = TextItemDraft | ImageItemDraft;
 export interface StoredItem {
   id: string;
   modality: Modality;
-  type: SourceType;
+  type: ItemType;
   source: string;
   title: string;
   section: string;
@@ -100,7 +116,7 @@ export interface Hit {
   title: string;
   section: string;
   source: string;
-  type: SourceType;
+  type: ItemType;
   location?: Location;
   /** Text hits: the snippet. */
   text?: string;

@@ -150,6 +150,22 @@ async function checkFfmpeg(): Promise<Check> {
   };
 }
 
+async function checkSoffice(config: Config): Promise<Check> {
+  const { SOFFICE_INSTALL_HINT, findSoffice, sofficeVersion } = await import('../media/soffice.js');
+  const bin = await findSoffice();
+  const version = bin ? await sofficeVersion(bin) : undefined;
+  const off = config.ingest.maxPageImages === 0;
+  return {
+    name: 'LibreOffice',
+    ok: bin !== undefined,
+    optional: true,
+    detail: bin
+      ? `found (${version ?? bin}): slides are kept as pictures${off ? ', but ingest.maxPageImages is 0' : ''}`
+      : 'not found: slides keep their text and pictures, but figures drawn on them cannot be searched',
+    hint: SOFFICE_INSTALL_HINT,
+  };
+}
+
 async function checkOcr(config: Config): Promise<Check> {
   if (!config.ingest.ocr) return { name: 'OCR', ok: true, detail: 'off' };
   try {
@@ -176,6 +192,7 @@ export async function runChecks(config: Config): Promise<Check[]> {
   checks.push(await checkModel(config));
   checks.push(await checkLlm(config));
   checks.push(await checkFfmpeg());
+  checks.push(await checkSoffice(config));
   checks.push(await checkOcr(config));
   return checks;
 }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MmragError } from '../errors.js';
-import type { OcrEngine } from './types.js';
+import type { OcrEngine, OcrWord } from './types.js';
 
 export interface TesseractOcrOptions {
   /** Tesseract language codes; only `eng` ships with mmrag. */
@@ -9,6 +9,9 @@ export interface TesseractOcrOptions {
   /** Tesseract workers (each a thread with its own copy of the model); 1 or 2 make sense on a laptop. */
   workers?: number;
 }
+
+/** What tesseract is asked for: the text, and the words with their boxes (TSV: small, unlike the block tree). */
+const OUTPUT = { text: true, tsv: true };
 
 /** Pictures whose longer side exceeds this are shrunk before OCR (slower and no better beyond it). */
 const MAX_OCR_SIDE = 4096;
@@ -85,6 +88,33 @@ async function toOcrInput(image: Uint8Array): Promise<Buffer> {
 interface RecognizeData {
   text: string;
   confidence: number;
+  /** Tesseract's TSV: one row per page, block, paragraph, line and word (level 5), with its box in pixels. */
+  tsv?: string | null;
+}
+
+/** Width and height of a PNG or BMP (what `toOcrInput` hands tesseract), from its header. */
+export function pictureSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const isPng = bytes.length >= 24 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e;
+  if (isPng) return { width: view.getUint32(16), height: view.getUint32(20) };
+  const isBmp = bytes.length >= 26 && bytes[0] === 0x42 && bytes[1] === 0x4d;
+  if (isBmp) return { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
+  return undefined;
+}
+
+/** The words of tesseract's TSV output (level 5 rows with text), each box as fractions of a `width` x `height` picture. */
+export function wordsFromTsv(tsv: string, width: number, height: number): OcrWord[] {
+  const words: OcrWord[] = [];
+  if (!(width > 0) || !(height > 0)) return words;
+  for (const row of tsv.split('\n')) {
+    const cells = row.split('\t');
+    if (cells.length < 12 || cells[0] !== '5') continue;
+    const text = cells.slice(11).join('\t').trim();
+    const [left, top, w, h] = cells.slice(6, 10).map(Number) as [number, number, number, number];
+    if (text === '' || ![left, top, w, h].every(Number.isFinite)) continue;
+    words.push({ text, box: [left / width, top / height, (left + w) / width, (top + h) / height] });
+  }
+  return words;
 }
 
 /** What either one worker or a scheduler over several offers. */
@@ -135,7 +165,7 @@ export function createTesseractOcr(opts: TesseractOcrOptions = {}): OcrEngine {
       if (workerCount === 1) {
         const worker = await make();
         return {
-          recognize: async (image) => (await worker.recognize(image)).data,
+          recognize: async (image) => (await worker.recognize(image, {}, OUTPUT)).data,
           terminate: () => worker.terminate(),
         };
       }
@@ -143,7 +173,7 @@ export function createTesseractOcr(opts: TesseractOcrOptions = {}): OcrEngine {
       const workers = await Promise.all(Array.from({ length: workerCount }, make));
       for (const worker of workers) scheduler.addWorker(worker);
       return {
-        recognize: async (image) => (await scheduler.addJob('recognize', image)).data,
+        recognize: async (image) => (await scheduler.addJob('recognize', image, {}, OUTPUT)).data,
         terminate: () => scheduler.terminate(),
       };
     } catch (err) {
@@ -177,9 +207,11 @@ export function createTesseractOcr(opts: TesseractOcrOptions = {}): OcrEngine {
       }
       const data = await (await recognizer).recognize(input);
       signal?.throwIfAborted();
+      const size = pictureSize(input);
       return {
         text: cleanOcrText(data.text ?? ''),
         confidence: Number.isFinite(data.confidence) ? data.confidence : 0,
+        ...(data.tsv && size ? { words: wordsFromTsv(data.tsv, size.width, size.height) } : {}),
       };
     },
     async dispose() {

@@ -21,19 +21,36 @@
  * Every step moves `start` forward by at least one character, so it terminates for every input.
  */
 export function chunkText(text: string, size = 256, overlap = 0.25): string[] {
-  const clean = text.replace(/\s+/g, ' ').trim();
+  return chunkSpans(text, size, overlap).map((span) => span.text);
+}
+
+/** A chunk and where it lies in the text with its whitespace collapsed (`collapseWhitespace`): `[start, end)`. */
+export interface ChunkSpan {
+  text: string;
+  start: number;
+  end: number;
+}
+
+/** Whitespace runs as one space, trimmed: the text `chunkSpans` offsets refer to. */
+export function collapseWhitespace(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** `chunkText` with each chunk's place, so that a chunk can be traced back to what it was made from. */
+export function chunkSpans(text: string, size = 256, overlap = 0.25): ChunkSpan[] {
+  const clean = collapseWhitespace(text);
   if (clean.length === 0) return [];
   const width = Math.max(1, Math.floor(size));
-  if (clean.length <= width) return [clean];
+  if (clean.length <= width) return [{ text: clean, start: 0, end: clean.length }];
   const ratio = Number.isFinite(overlap) ? Math.min(Math.max(overlap, 0), 1) : 0;
   const back = Math.min(width - 1, Math.floor(width * ratio));
 
-  const chunks: string[] = [];
+  const chunks: ChunkSpan[] = [];
   let start = 0;
   let previousEnd = 0;
   while (start < clean.length) {
     if (clean.length - start <= width) {
-      chunks.push(clean.slice(start));
+      chunks.push({ text: clean.slice(start), start, end: clean.length });
       break;
     }
     const limit = start + width;
@@ -54,7 +71,7 @@ export function chunkText(text: string, size = 256, overlap = 0.25): string[] {
       start = previousEnd + 1;
       continue;
     }
-    chunks.push(clean.slice(start, end));
+    chunks.push({ text: clean.slice(start, end), start, end });
     previousEnd = end;
 
     const from = Math.max(end - back, start + 1);

@@ -7,6 +7,8 @@ export interface LoaderLimits {
   /** Decoded pixels (width x height) of one picture. */
   maxImagePixels: number;
   maxPages: number;
+  /** Pages (or slides) of one file rendered whole as `page` pictures; 0: none (scans still are). */
+  maxPageImages: number;
   /** Seconds of audio or video. */
   maxDurationSeconds: number;
   /** Total uncompressed bytes inside a zip-based file (docx, xlsx, pptx, odt, ...). */

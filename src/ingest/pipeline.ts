@@ -211,6 +211,7 @@ export function loaderContext(
       maxImageBytes: ingest.maxImageBytes,
       maxImagePixels: ingest.maxImagePixels,
       maxPages: ingest.maxPages,
+      maxPageImages: ingest.maxPageImages,
       maxDurationSeconds: ingest.maxDurationSeconds,
       maxArchiveBytes: ingest.maxArchiveBytes,
       maxArchiveRatio: ingest.maxArchiveRatio,
@@ -248,6 +249,22 @@ interface RunState {
   parser: ParsePool;
   /** Decoded pictures held for the model, within a budget. */
   held: HeldPictures;
+  /** Whether the run already said that slides cannot be drawn (no LibreOffice): said once per run. */
+  saidNoSoffice?: boolean;
+}
+
+/**
+ * Slides are drawn as pictures by LibreOffice; without it a deck keeps its text and pictures, and the first deck of
+ * a run says so (once, not per deck).
+ */
+async function noticeNoSoffice(run: RunState, config: Config, outcome: FileOutcome): Promise<void> {
+  if (run.saidNoSoffice || config.ingest.maxPageImages === 0) return;
+  run.saidNoSoffice = true;
+  const { sofficeOnPath, SOFFICE_INSTALL_HINT } = await import('../media/soffice.js');
+  if (await sofficeOnPath()) return;
+  outcome.warnings.push(
+    `slides are not kept as pictures (figures drawn on them cannot be searched): LibreOffice (soffice) is not on the PATH. ${SOFFICE_INSTALL_HINT}`,
+  );
 }
 
 async function prepare(
@@ -304,6 +321,7 @@ async function prepare(
       outcome.reason = `${detection.type} files are not supported yet`;
       return prepared;
     }
+    if (detection.type === 'pptx') await noticeNoSoffice(run, deps.config, outcome);
     const context = loaderContext(deps.config, enrichers, outcome.warnings, signal, deps.localRoot);
     let parsed: { drafts: ItemDraft[]; hash?: string; bytes: number };
     if (deps.loaders.isBuiltIn(detection.type)) {
@@ -546,7 +564,8 @@ async function embedBatch(
         id: itemId(record.source, record.hash, i),
         version: record.version,
         modality: d.modality,
-        type: record.type,
+        // A page rendered whole is a `page` item; its source record keeps the loader's type.
+        type: d.modality === 'image' && d.kind === 'page' ? 'page' : record.type,
         source: record.source,
         title: d.title,
         section: d.section,

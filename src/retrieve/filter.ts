@@ -20,7 +20,7 @@
  * - An item without the field (a web page has no `page`) fails every clause on it except `!=`.
  */
 import { MmragError } from '../errors.js';
-import type { Location, Modality, SourceType } from '../types.js';
+import type { ItemType, Location, Modality } from '../types.js';
 
 export const WHERE_FIELDS = [
   'source',
@@ -40,7 +40,8 @@ export type WhereField = (typeof WHERE_FIELDS)[number];
 export const WHERE_OPERATORS = ['=', '!=', '~', '>', '>=', '<', '<=', 'in'] as const;
 export type WhereOperator = (typeof WHERE_OPERATORS)[number];
 
-const SOURCE_TYPES: readonly SourceType[] = [
+/** Every item type: the loaders' types, and `page` (a page or slide rendered whole). */
+const ITEM_TYPES: readonly ItemType[] = [
   'html',
   'pdf',
   'docx',
@@ -54,6 +55,7 @@ const SOURCE_TYPES: readonly SourceType[] = [
   'audio',
   'video',
   'subtitles',
+  'page',
 ];
 const MODALITIES: readonly Modality[] = ['text', 'image'];
 
@@ -80,7 +82,7 @@ export interface WhereFilter {
 /** What a filter looks at: a stored item, or a search hit with its ingest time. */
 export interface WhereSubject {
   modality: Modality;
-  type: SourceType;
+  type: ItemType;
   source: string;
   title: string;
   section: string;
@@ -152,8 +154,8 @@ function convertValue(field: WhereField, raw: string, part: string): string | Nu
     }
     case 'type': {
       const value = raw.toLowerCase();
-      if (!(SOURCE_TYPES as readonly string[]).includes(value))
-        throw usage(`In "${part}": unknown type "${raw}". Types: ${SOURCE_TYPES.join(', ')}.`);
+      if (!(ITEM_TYPES as readonly string[]).includes(value))
+        throw usage(`In "${part}": unknown type "${raw}". Types: ${ITEM_TYPES.join(', ')}.`);
       return value;
     }
     case 'modality': {

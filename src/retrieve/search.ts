@@ -426,6 +426,7 @@ export async function searchStore(
   const reported = plan.mode === 'vector' && !plan.reranker;
   const hits = (r: ModalityResult, k: number) => {
     const seenPictures = new Set<string>();
+    const onePerPage = pageOrItsPictures();
     const out: Hit[] = [];
     for (const h of r.hits) {
       const item = byId.get(h.id);
@@ -435,6 +436,7 @@ export async function searchStore(
         if (seenPictures.has(item.media)) continue;
         seenPictures.add(item.media);
       }
+      if (!onePerPage(item)) continue;
       const hit = toHit(
         item,
         h.score,
@@ -449,6 +451,32 @@ export async function searchStore(
     return out;
   };
   return { text: hits(text, plan.text.k), images: hits(images, plan.image.k) };
+}
+
+/**
+ * A page rendered whole and the pictures cut from that page are not both kept in one list: whichever ranks first
+ * stands for the page. A page first keeps its pictures out (they are on it, and the model is sent the page); a
+ * picture first keeps its page out (the figure itself is the better picture; its page is one click away in the
+ * viewer), while other pictures of that page still count. Returns whether to keep each item, in rank order.
+ */
+export function pageOrItsPictures(): (
+  item: Pick<StoredItem, 'modality' | 'type' | 'source' | 'location'>,
+) => boolean {
+  const pages = new Set<string>();
+  const pictures = new Set<string>();
+  return (item) => {
+    const at = item.location?.page ?? item.location?.slide;
+    if (item.modality !== 'image' || at === undefined) return true;
+    const key = `${item.location?.page !== undefined ? 'page' : 'slide'} ${at} of ${item.source}`;
+    if (item.type === 'page') {
+      if (pictures.has(key)) return false;
+      pages.add(key);
+      return true;
+    }
+    if (pages.has(key)) return false;
+    pictures.add(key);
+    return true;
+  };
 }
 
 function dotOf(vector: Float32Array | undefined, query: Float32Array): number | undefined {

@@ -20,6 +20,7 @@ import { mediaRoutes } from './routes/media.js';
 import { describeApi, metaRoutes } from './routes/meta.js';
 import { searchRoutes } from './routes/search.js';
 import { sourceRoutes } from './routes/sources.js';
+import { viewerRoutes } from './routes/viewer.js';
 import { FolderSpool } from './spool.js';
 import { CONTENT_SECURITY_POLICY, NOT_BUILT_PAGE, staticFile, WEB_DIST } from './static.js';
 import { UploadFolders } from './upload-folders.js';
@@ -192,6 +193,7 @@ export function createApp(kb: KnowledgeBase, options: AppOptions = {}): MmragApp
     sourceRoutes(ctx),
     itemRoutes(ctx),
     mediaRoutes(ctx),
+    viewerRoutes(ctx),
   ]) {
     app.route('/', routes);
   }

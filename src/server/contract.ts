@@ -101,6 +101,11 @@ export const sourceTypeSchema = z
   .enum(SOURCE_TYPES)
   .openapi({ description: 'the loader that read the file' });
 
+export const itemTypeSchema = z.enum([...SOURCE_TYPES, 'page']).openapi({
+  description:
+    'the loader that read its source, or `page`: a PDF page or a slide rendered whole to a picture (its source keeps the loader type)',
+});
+
 export const modalitySchema = z.enum(['text', 'image']);
 
 export const levelSchema = z.union([z.literal(1), z.literal(2), z.literal(3)]).openapi({
@@ -309,9 +314,18 @@ export const pictureSearchSchema = searchFieldsSchema
 
 // ---- results ----
 
+export const boxSchema = z.tuple([z.number(), z.number(), z.number(), z.number()]).openapi('Box', {
+  description: '[x0, y0, x1, y1] as fractions of the page (or picture) width and height, origin top left',
+  example: [0.118, 0.081, 0.52, 0.097],
+});
+
 export const locationSchema = z
   .object({
     page: z.number().int().optional().openapi({ description: '1-based PDF page' }),
+    boxes: z.array(boxSchema).optional().openapi({
+      description:
+        'where on the page: one box per line of a PDF text chunk (or of text read from a scanned page), one box for a picture cut from a page',
+    }),
     slide: z.number().int().optional().openapi({ description: '1-based slide' }),
     sheet: z.string().optional(),
     rows: z
@@ -332,7 +346,7 @@ export const hitSchema = z
     title: z.string(),
     section: z.string(),
     source: z.string(),
-    type: sourceTypeSchema,
+    type: itemTypeSchema,
     location: locationSchema.optional(),
     text: z.string().optional().openapi({ description: 'text hits: the snippet' }),
     caption: z.string().optional().openapi({ description: 'picture hits: the caption' }),
@@ -467,7 +481,7 @@ export const itemSchema = z
   .object({
     id: z.string(),
     modality: modalitySchema,
-    type: sourceTypeSchema,
+    type: itemTypeSchema,
     source: z.string(),
     title: z.string(),
     section: z.string(),
@@ -478,6 +492,48 @@ export const itemSchema = z
     mediaUrl: z.string().optional(),
   })
   .openapi('Item');
+
+/** What the web app's viewer shows for an item: its page with boxes, its picture, or its recording at its time. */
+export const itemViewSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['page', 'picture', 'recording', 'text']).openapi({
+      description:
+        '`page`: show `page` with `boxes` drawn on it (text from a PDF or a slide, a page picture); `picture`: show `picture` (and `page` when the picture was cut from one); `recording`: play `recording` from `start`; `text`: nothing more to show than the text',
+    }),
+    type: itemTypeSchema,
+    title: z.string(),
+    section: z.string(),
+    source: z.string(),
+    text: z.string().openapi({ description: 'the chunk (text) or the caption (picture)' }),
+    location: locationSchema.optional(),
+    page: z
+      .object({
+        id: z.string().openapi({ description: 'the `page` item: the page or slide rendered whole' }),
+        mediaUrl: z.string().openapi({ description: 'GET this URL for the page picture' }),
+        unit: z.enum(['page', 'slide']),
+        number: z.number().int().openapi({ description: '1-based page or slide' }),
+        boxes: z.array(boxSchema).openapi({
+          description: 'where the item is on the page (empty: the whole page, or not known)',
+        }),
+      })
+      .optional(),
+    picture: z
+      .object({ mediaUrl: z.string(), caption: z.string(), description: z.string().optional() })
+      .optional(),
+    recording: z
+      .object({
+        url: z.string().openapi({
+          description: 'GET this URL for the original recording (byte ranges supported, for seeking)',
+        }),
+        mime: z.string(),
+        media: z.enum(['audio', 'video']),
+        start: z.number().openapi({ description: 'seconds: where the item starts' }),
+        end: z.number().optional(),
+      })
+      .optional(),
+  })
+  .openapi('ItemView', { description: 'What the viewer needs to show an item where it is in its source.' });
 
 export const sourcesSchema = z.object({ sources: z.array(sourceSchema) }).openapi('Sources');
 
@@ -723,6 +779,8 @@ export type Source = z.infer<typeof sourceSchema>;
 export type Sources = z.infer<typeof sourcesSchema>;
 export type SourceItems = z.infer<typeof sourceItemsSchema>;
 export type Item = z.infer<typeof itemSchema>;
+export type ItemView = z.infer<typeof itemViewSchema>;
+export type Box = z.infer<typeof boxSchema>;
 export type DeletedSource = z.infer<typeof deletedSourceSchema>;
 export type Job = z.infer<typeof jobSchema>;
 export type JobFile = z.infer<typeof jobFileSchema>;

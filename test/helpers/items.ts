@@ -8,6 +8,12 @@ export const texts = (items: ItemDraft[]) => items.filter((i): i is TextItemDraf
 export const images = (items: ItemDraft[]) =>
   items.filter((i): i is ImageItemDraft => i.modality === 'image');
 
+/** The pages (and slides) rendered whole: `page` pictures. */
+export const pagePictures = (items: ItemDraft[]) => images(items).filter((i) => i.kind === 'page');
+
+/** The pictures a loader found in a document (embedded, or cut from it), without the rendered pages. */
+export const embeddedPictures = (items: ItemDraft[]) => images(items).filter((i) => i.kind !== 'page');
+
 /** The MmragError a promise rejects with; any other outcome fails the test. */
 export async function rejection(work: Promise<unknown>): Promise<MmragError> {
   try {

@@ -196,9 +196,17 @@ describe('ingesting a folder of mixed real documents', () => {
   });
 
   it('keeps where each piece came from: page, section, slide, sheet and rows, time', async () => {
-    expect((await itemWith(file('report.pdf'), 'Quasar')).location).toEqual({ page: 1 });
+    // PDF passages and pictures also say where on the page they are (location.boxes).
+    const quasar = (await itemWith(file('report.pdf'), 'Quasar')).location;
+    expect(quasar).toMatchObject({ page: 1 });
+    expect(quasar?.boxes?.length).toBeGreaterThan(0);
+    // Both pages drawn whole (`page` pictures); page 2, with too little text, is taken for a scan: its page
+    // picture stands for the logo on it.
     const pdfPictures = (await kb.items(file('report.pdf'))).filter((i) => i.modality === 'image');
-    expect(pdfPictures.map((p) => p.location)).toEqual([{ page: 2 }]);
+    expect(pdfPictures.map((p) => [p.type, p.location?.page])).toEqual([
+      ['page', 1],
+      ['page', 2],
+    ]);
     expect(await itemWith(file('notes.docx'), 'Pelican')).toMatchObject({ section: 'Budget', type: 'docx' });
     expect((await itemWith(file('notes.docx'), '| Crane')).text).toContain('| Item | Cost |');
     expect((await itemWith(file('deck.pptx'), 'Nebula')).location).toEqual({ slide: 2 });

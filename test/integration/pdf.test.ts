@@ -5,7 +5,7 @@ import type { OcrEngine } from '../../src/enrich/types.js';
 import { MmragError } from '../../src/errors.js';
 import { PdfLoader } from '../../src/ingest/loaders/pdf.js';
 import { decodeToRgb, sniffImageMime } from '../../src/media/image-decode.js';
-import { images, texts } from '../helpers/items.js';
+import { embeddedPictures, pagePictures, texts } from '../helpers/items.js';
 import { testLoaderContext } from '../helpers/loader-context.js';
 import { makePdf, printedTextSvg, redCircleSvg, svgToPixels } from '../helpers/make-pdf.js';
 
@@ -63,9 +63,8 @@ describe('PdfLoader', () => {
       expect(item.section).toBe(`Page ${item.location?.page}`);
     }
 
-    const pictures = images(items);
-    const embedded = pictures.filter((i) => i.location?.page === 2);
-    expect(embedded).toHaveLength(1);
+    const embedded = embeddedPictures(items);
+    expect(embedded.map((i) => i.location?.page)).toEqual([2]);
     expect(embedded[0]!.caption).toBe('Image on page 2 of Field Notes');
     expect(sniffImageMime(embedded[0]!.picture.bytes)).toBe('image/png');
     const rgb = await decodeToRgb(embedded[0]!.picture.bytes, { maxPixels: 1e8 });
@@ -73,9 +72,16 @@ describe('PdfLoader', () => {
     const centre = (64 * 128 + 64) * 3;
     expect([...rgb.data.subarray(centre, centre + 3)]).toEqual([255, 0, 0]);
 
-    const scanned = pictures.filter((i) => i.location?.page === 3);
-    expect(scanned).toHaveLength(1);
-    expect(scanned[0]!.caption).toBe('Page 3 (scanned)');
+    // Every page is also a picture of itself; its caption is the page's text (read by OCR on the scanned page).
+    const pages = pagePictures(items);
+    expect(pages.map((i) => i.location)).toEqual([{ page: 1 }, { page: 2 }, { page: 3 }]);
+    expect(pages[0]!.caption).toContain('platypusword');
+    expect(pages[1]!.caption).toBe('Figure 1 shows a red circle drawn for the test.');
+    const scanned = pages.filter((i) => i.location?.page === 3);
+    expect(scanned[0]!.caption).toContain('QUOKKA');
+    const rendered = await decodeToRgb(pages[0]!.picture.bytes, { maxPixels: 1e8 });
+    // Letter size with its long side 1024 pixels.
+    expect([rendered.width, rendered.height]).toEqual([791, 1024]);
     const page3 = await decodeToRgb(scanned[0]!.picture.bytes, { maxPixels: 1e8 });
     // Letter size at 150 dpi.
     expect(page3.width).toBe(1275);
@@ -85,6 +91,17 @@ describe('PdfLoader', () => {
 
     const ocrText = texts(items).filter((i) => i.location?.page === 3);
     expect(ocrText.map((i) => i.text).join(' ')).toContain('QUOKKA');
+    // The words' boxes from OCR: inside the scanned picture, drawn at (36, 500) pt, 540 x 132 pt, on the page.
+    const scanArea = [36 / 612, (792 - 632) / 792, 576 / 612, (792 - 500) / 792];
+    const quokka = ocrText.find((i) => i.text.includes('QUOKKA'))!;
+    expect(quokka.location?.boxes?.length).toBeGreaterThan(0);
+    for (const [x0, y0, x1, y1] of quokka.location!.boxes!) {
+      expect(x0).toBeGreaterThanOrEqual(scanArea[0]!);
+      expect(y0).toBeGreaterThanOrEqual(scanArea[1]!);
+      expect(x1).toBeLessThanOrEqual(scanArea[2]!);
+      expect(y1).toBeLessThanOrEqual(scanArea[3]!);
+      expect(x1 - x0).toBeGreaterThan(0.2);
+    }
     expect(texts(items).some((i) => i.location?.page !== 3 && i.text.includes('QUOKKA'))).toBe(false);
     expect(ctx.warnings).toEqual([]);
     expect(readdirSync(process.cwd()).filter((f) => f.endsWith('.traineddata'))).toEqual([]);
@@ -94,7 +111,12 @@ describe('PdfLoader', () => {
     const ctx = testLoaderContext();
     const items = await new PdfLoader().load({ path: '/docs/notes.pdf', bytes: threePages }, ctx);
     expect(texts(items).filter((i) => i.location?.page === 3)).toEqual([]);
-    expect(images(items).map((i) => i.location?.page)).toEqual([2, 3]);
+    expect(embeddedPictures(items).map((i) => i.location?.page)).toEqual([2]);
+    expect(pagePictures(items).map((i) => [i.location?.page, i.caption])).toEqual([
+      [1, expect.stringContaining('platypusword')],
+      [2, 'Figure 1 shows a red circle drawn for the test.'],
+      [3, 'Page 3 (scanned)'],
+    ]);
     expect(ctx.warnings).toHaveLength(1);
     expect(ctx.warnings[0]).toMatch(/notes\.pdf: page 3 has no text layer and OCR is off/);
   });
@@ -139,8 +161,12 @@ describe('PdfLoader', () => {
       ],
     });
     const items = await new PdfLoader().load({ path: '/docs/photo.pdf', bytes: pdf }, testLoaderContext());
-    const pictures = images(items);
-    expect(pictures.map((p) => p.location)).toEqual([{ page: 1 }, { page: 1 }]);
+    const pictures = embeddedPictures(items);
+    // Each picture's box: where its transform puts it on the 612 x 792 point page, from the top left.
+    expect(pictures.map((p) => p.location)).toEqual([
+      { page: 1, boxes: [[0.0817, 0.2929, 0.4739, 0.4949]] },
+      { page: 1, boxes: [[0.0817, 0.7525, 0.2908, 0.8737]] },
+    ]);
     const decoded = await Promise.all(pictures.map((p) => decodeToRgb(p.picture.bytes, { maxPixels: 1e8 })));
     expect(decoded.map((d) => [d.width, d.height])).toEqual([
       [120, 80],
@@ -163,7 +189,8 @@ describe('PdfLoader', () => {
       ],
     });
     const items = await new PdfLoader().load({ path: '/docs/icon.pdf', bytes: pdf }, testLoaderContext());
-    expect(images(items)).toEqual([]);
+    expect(embeddedPictures(items)).toEqual([]);
+    expect(pagePictures(items)).toHaveLength(1);
     expect(texts(items)).toHaveLength(1);
   });
 

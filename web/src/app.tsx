@@ -22,6 +22,8 @@ import {
   withOfferedModel,
 } from './settings';
 import { whenJobFinished } from './uploads';
+import type { ViewTarget } from './view-target';
+import { Viewer } from './viewer';
 
 type View = 'ask' | 'library' | 'search';
 const VIEWS: Array<{ id: View; label: string }> = [
@@ -228,6 +230,20 @@ function SettingsPanel(props: {
             <option value="reference">Reference: the reference pipeline's prompt, word for word</option>
           </select>
         </label>
+        <label>
+          <span>When your documents do not say</span>
+          <select
+            value={s.gate}
+            aria-describedby="gate-help"
+            onChange={(e) => set({ gate: (e.target as HTMLSelectElement).value as Settings['gate'] })}
+          >
+            <option value="">Say so, and show the closest sources (default)</option>
+            <option value="off">Ask the model anyway</option>
+          </select>
+          <span id="gate-help" class="small muted">
+            The answerability gate: nothing close to the question means no model is asked.
+          </span>
+        </label>
         <label class="wide">
           <span>Filter for questions (where)</span>
           <input
@@ -345,6 +361,7 @@ export function App() {
   const [config, setConfig] = useState<ServerConfig | null>(null);
   const [sources, setSources] = useState<Source[] | null>(null);
   const [picture, setPicture] = useState<Picture | null>(null);
+  const [viewing, setViewing] = useState<ViewTarget | null>(null);
   const [needsToken, setNeedsToken] = useState(false);
   /** The saved token was refused (not merely missing). */
   const [tokenRejected, setTokenRejected] = useState(false);
@@ -419,6 +436,7 @@ export function App() {
     localStorage.setItem('mmrag.theme', next);
   };
   const closePicture = useCallback(() => setPicture(null), []);
+  const closeViewer = useCallback(() => setViewing(null), []);
   const count = sources?.length ?? null;
 
   return (
@@ -491,6 +509,7 @@ export function App() {
             settings={settings}
             sourceCount={count}
             onOpen={setPicture}
+            onView={setViewing}
             goLibrary={() => go('library')}
             onWhereError={setWhereError}
             openSettings={() => {
@@ -507,11 +526,13 @@ export function App() {
             settings={settings}
             sourceCount={count}
             onOpen={setPicture}
+            onView={setViewing}
             goLibrary={() => go('library')}
           />
         ) : null}
       </main>
       {picture ? <Lightbox picture={picture} onClose={closePicture} /> : null}
+      {viewing ? <Viewer key={viewing.id} target={viewing} onClose={closeViewer} /> : null}
       {needsToken ? (
         <TokenDialog
           rejected={tokenRejected}

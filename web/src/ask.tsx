@@ -11,6 +11,7 @@ import {
 import { EmptyState, HitThumb, type Picture, Spinner, TextCard } from './components';
 import { renderAnswer } from './markdown';
 import { askOptions, type Settings } from './settings';
+import { opensInViewer, type ViewTarget, viewAction } from './view-target';
 
 interface Turn {
   id: number;
@@ -59,8 +60,16 @@ function focusSource(turn: number, n: number): void {
   el.classList.add('flash');
 }
 
-/** The answer as sanitised Markdown; citations link to (and move the focus to) the sources of this turn. */
-function AnswerText(props: { text: string; turn: number; count: number }) {
+/**
+ * The answer as sanitised Markdown; citations link to (and move the focus to) the sources of this turn, and a source
+ * that can be seen where it is (its page, its time in a recording) opens there too.
+ */
+function AnswerText(props: {
+  text: string;
+  turn: number;
+  sources: Hit[];
+  onView: (target: ViewTarget) => void;
+}) {
   return (
     // biome-ignore lint/a11y/useKeyWithClickEvents lint/a11y/noStaticElementInteractions: clicks come from the citation links inside (Enter on a link clicks it)
     <div
@@ -69,14 +78,25 @@ function AnswerText(props: { text: string; turn: number; count: number }) {
         const link = (e.target as HTMLElement).closest<HTMLAnchorElement>('a[data-cite]');
         if (!link) return;
         e.preventDefault();
-        focusSource(props.turn, Number(link.dataset.cite));
+        const n = Number(link.dataset.cite);
+        // The source takes the focus first: closing the viewer gives it back there.
+        focusSource(props.turn, n);
+        const hit = props.sources[n - 1];
+        if (hit && (hit.modality === 'image' ? opensInViewer(hit) : viewAction(hit)))
+          props.onView({ id: hit.id, label: hit.title });
       }}
-      dangerouslySetInnerHTML={{ __html: renderAnswer(props.text, props.turn, props.count) }}
+      dangerouslySetInnerHTML={{ __html: renderAnswer(props.text, props.turn, props.sources.length) }}
     />
   );
 }
 
-function Sources(props: { turn: Turn; empty: boolean; onOpen: (p: Picture) => void; goLibrary: () => void }) {
+function Sources(props: {
+  turn: Turn;
+  empty: boolean;
+  onOpen: (p: Picture) => void;
+  onView: (target: ViewTarget) => void;
+  goLibrary: () => void;
+}) {
   const { turn } = props;
   const cited = new Set(turn.citations);
   const numbered = turn.sources.map((hit, i) => ({ hit, n: i + 1 }));
@@ -99,28 +119,75 @@ function Sources(props: { turn: Turn; empty: boolean; onOpen: (p: Picture) => vo
     );
   }
   return (
-    <section class="sources" aria-label="Sources">
+    <section class="sources" aria-label={turn.answerable === false ? 'Closest sources' : 'Sources'}>
+      {turn.answerable === false ? <h3 class="closest-title">Closest sources</h3> : null}
       {pictures.length > 0 ? (
         <div class="thumb-grid">
           {pictures.map(({ hit, n }) => (
-            <HitThumb key={hit.id} id={`src-${turn.id}-${n}`} hit={hit} n={n} onOpen={props.onOpen} />
+            <HitThumb
+              key={hit.id}
+              id={`src-${turn.id}-${n}`}
+              hit={hit}
+              n={n}
+              onOpen={props.onOpen}
+              onView={props.onView}
+            />
           ))}
         </div>
       ) : null}
       {texts.length > 0 ? (
-        <details class="text-sources" open={texts.some((t) => cited.has(t.n)) || turn.answer === ''}>
+        <details
+          class="text-sources"
+          open={texts.some((t) => cited.has(t.n)) || turn.answer === '' || turn.answerable === false}
+        >
           <summary>
             {texts.length} text source{texts.length === 1 ? '' : 's'}
             {cited.size > 0 ? ` · ${texts.filter((t) => cited.has(t.n)).length} cited` : ''}
           </summary>
           <div class="text-list">
             {texts.map(({ hit, n }) => (
-              <TextCard key={hit.id} hit={hit} n={n} id={`src-${turn.id}-${n}`} cited={cited.has(n)} />
+              <TextCard
+                key={hit.id}
+                hit={hit}
+                n={n}
+                id={`src-${turn.id}-${n}`}
+                cited={cited.has(n)}
+                onView={props.onView}
+              />
             ))}
           </div>
         </details>
       ) : null}
     </section>
+  );
+}
+
+/**
+ * The answerability gate's verdict: nothing in the knowledge base is close enough to the question, so no model was
+ * asked (it would only have guessed). The closest sources follow; the question can be put to the model anyway.
+ */
+function NotFound(props: { closest: number; askAnyway?: () => void }) {
+  const { closest } = props;
+  return (
+    <div class="not-found" role="status" data-testid="not-found">
+      <span class="not-found-icon" aria-hidden="true">
+        ∅
+      </span>
+      <div class="not-found-body">
+        <strong>Not found in your documents</strong>
+        <p>
+          Nothing in your knowledge base is close enough to this question, so no model was asked
+          {closest > 0
+            ? `. The ${closest === 1 ? 'closest source is' : `${closest} closest sources are`} below, in case one helps.`
+            : ', and there is no source to show.'}
+        </p>
+        {props.askAnyway ? (
+          <button type="button" class="secondary small" onClick={props.askAnyway}>
+            Ask the model anyway
+          </button>
+        ) : null}
+      </div>
+    </div>
   );
 }
 
@@ -228,6 +295,7 @@ export function AskView(props: {
   settings: Settings;
   sourceCount: number | null;
   onOpen: (p: Picture) => void;
+  onView: (target: ViewTarget) => void;
   goLibrary: () => void;
   /** The server refused the filter of the settings: its message (shown there too), or null when it passed. */
   onWhereError: (error: { where: string; message: string } | null) => void;
@@ -251,13 +319,15 @@ export function AskView(props: {
   const update = (id: number, change: (t: Turn) => Partial<Turn>) =>
     setTurns((all) => all.map((t) => (t.id === id ? { ...t, ...change(t) } : t)));
 
-  const ask = async (question: string, replacing?: number) => {
+  /** Ask a question (again, in place of turn `replacing`); `overrides` change this question's options only. */
+  const ask = async (question: string, replacing?: number, overrides: { gate?: false } = {}) => {
     const q = question.trim();
     if (!q || busy) return;
     setDraft('');
     const id = Date.now();
+    // The gate's "not found" is not an answer the model gave: it is not part of the conversation.
     const history = turns
-      .filter((t) => t.answer && t.id !== replacing && t.state !== 'failed')
+      .filter((t) => t.answer && t.id !== replacing && t.state !== 'failed' && t.answerable !== false)
       .slice(-6)
       .flatMap((t) => [
         { role: 'user' as const, content: t.question },
@@ -271,29 +341,33 @@ export function AskView(props: {
     controller.current = ctl;
     const where = props.settings.where.trim();
     try {
-      await askStream({ question: q, history, ...askOptions(props.settings) }, ctl.signal, (m) => {
-        if (m.event === 'token') update(id, (t) => ({ answer: t.answer + m.data }));
-        else if (m.event === 'sources')
-          update(id, () => ({ sources: JSON.parse(m.data) as Hit[], retrieved: true }));
-        else if (m.event === 'prompt') {
-          const prompt = JSON.parse(m.data) as AskPrompt;
-          update(id, () => ({ prompt, level: prompt.level }));
-        } else if (m.event === 'done') {
-          const done = JSON.parse(m.data) as AskDone;
-          update(id, (t) => ({
-            // An answer that was not streamed (the documents do not say) comes whole with the end.
-            answer: t.answer || done.answer || '',
-            answerable: done.answerable,
-            model: done.model,
-            citations: done.citations,
-            state: t.state === 'streaming' ? 'done' : t.state,
-            ...(done.level ? { level: done.level } : {}),
-            ...(done.error ? { error: done.error } : {}),
-          }));
-        } else if (m.event === 'error') {
-          update(id, () => ({ error: JSON.parse(m.data) as AskError, state: 'failed' }));
-        }
-      });
+      await askStream(
+        { question: q, history, ...askOptions(props.settings), ...overrides },
+        ctl.signal,
+        (m) => {
+          if (m.event === 'token') update(id, (t) => ({ answer: t.answer + m.data }));
+          else if (m.event === 'sources')
+            update(id, () => ({ sources: JSON.parse(m.data) as Hit[], retrieved: true }));
+          else if (m.event === 'prompt') {
+            const prompt = JSON.parse(m.data) as AskPrompt;
+            update(id, () => ({ prompt, level: prompt.level }));
+          } else if (m.event === 'done') {
+            const done = JSON.parse(m.data) as AskDone;
+            update(id, (t) => ({
+              // An answer that was not streamed (the documents do not say) comes whole with the end.
+              answer: t.answer || done.answer || '',
+              answerable: done.answerable,
+              model: done.model,
+              citations: done.citations,
+              state: t.state === 'streaming' ? 'done' : t.state,
+              ...(done.level ? { level: done.level } : {}),
+              ...(done.error ? { error: done.error } : {}),
+            }));
+          } else if (m.event === 'error') {
+            update(id, () => ({ error: JSON.parse(m.data) as AskError, state: 'failed' }));
+          }
+        },
+      );
       update(id, (t) => ({
         state: t.state === 'streaming' ? (ctl.signal.aborted ? 'stopped' : 'done') : t.state,
       }));
@@ -361,13 +435,23 @@ export function AskView(props: {
                 <div class="bubble">{turn.question}</div>
               </div>
               <div class="answer" aria-busy={turn.state === 'streaming'}>
-                {turn.answer && turn.answerable === false ? (
-                  // The gate's sentence says the closest sources follow: only when there are some.
-                  turn.sources.length > 0 ? (
-                    <p class="not-answerable">{turn.answer}</p>
-                  ) : null
+                {turn.answerable === false ? (
+                  // An empty knowledge base says so below, with the way to add files.
+                  empty ? null : (
+                    <NotFound
+                      closest={turn.sources.length}
+                      {...(props.settings.provider === 'none'
+                        ? {}
+                        : { askAnyway: () => void ask(turn.question, turn.id, { gate: false }) })}
+                    />
+                  )
                 ) : turn.answer ? (
-                  <AnswerText text={turn.answer} turn={turn.id} count={turn.sources.length} />
+                  <AnswerText
+                    text={turn.answer}
+                    turn={turn.id}
+                    sources={turn.sources}
+                    onView={props.onView}
+                  />
                 ) : turn.state === 'streaming' ? (
                   <div class="thinking">
                     <Spinner label="Answering" />{' '}
@@ -385,7 +469,13 @@ export function AskView(props: {
                 ) : null}
                 {/* With no sources, why there are none comes first (an empty knowledge base says so). */}
                 {turn.sources.length === 0 ? (
-                  <Sources turn={turn} empty={empty} onOpen={props.onOpen} goLibrary={props.goLibrary} />
+                  <Sources
+                    turn={turn}
+                    empty={empty}
+                    onOpen={props.onOpen}
+                    onView={props.onView}
+                    goLibrary={props.goLibrary}
+                  />
                 ) : null}
                 <TurnNote
                   turn={turn}
@@ -393,7 +483,13 @@ export function AskView(props: {
                   retry={() => void ask(turn.question, turn.id)}
                 />
                 {turn.sources.length > 0 ? (
-                  <Sources turn={turn} empty={empty} onOpen={props.onOpen} goLibrary={props.goLibrary} />
+                  <Sources
+                    turn={turn}
+                    empty={empty}
+                    onOpen={props.onOpen}
+                    onView={props.onView}
+                    goLibrary={props.goLibrary}
+                  />
                 ) : null}
                 {turn.state !== 'streaming' && turn.state !== 'failed' && (turn.model || turn.level) ? (
                   <div class="muted small model">

@@ -3,6 +3,7 @@ import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { Hit, Location } from './api';
 import { useFocusTrap } from './focus';
 import { relevanceLabel, scoreLines } from './format';
+import { opensInViewer, type ViewTarget, viewAction } from './view-target';
 
 export function baseName(path: string): string {
   const parts = path.split(/[/\\]/);
@@ -15,6 +16,13 @@ function clock(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const rest = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${rest}` : `${m}:${rest}`;
+}
+
+/** A hit's section and place, the place left out when it only repeats the section (a PDF's "Page 2"). */
+export function sectionAndPlace(hit: Pick<Hit, 'section' | 'location'>): string {
+  const place = formatLocation(hit.location);
+  const repeats = place.toLowerCase() === hit.section.toLowerCase();
+  return [hit.section, repeats ? '' : place].filter(Boolean).join(' · ');
 }
 
 /** "page 3", "slide 2", "Sheet1 rows 2-10", "1:05-1:20" */
@@ -159,6 +167,12 @@ export function Thumb(props: {
   description?: string | undefined;
   id?: string;
   onOpen: (picture: Picture) => void;
+  /** Open something else than the picture alone (the viewer): replaces `onOpen`. */
+  onActivate?: () => void;
+  /** What pressing it opens, for the button's name (default: "picture"). */
+  opens?: string;
+  /** A page or slide rendered whole: shown as a page. */
+  page?: boolean;
 }) {
   const picture: Picture = {
     url: props.url,
@@ -168,13 +182,17 @@ export function Thumb(props: {
     ...(props.description ? { description: props.description } : {}),
   };
   return (
-    <figure class="thumb" id={props.id} tabIndex={props.id ? -1 : undefined}>
+    <figure
+      class={`thumb${props.page ? ' page-thumb' : ''}`}
+      id={props.id}
+      tabIndex={props.id ? -1 : undefined}
+    >
       <div class="thumb-frame">
         <button
           type="button"
           class="thumb-open"
-          onClick={() => props.onOpen(picture)}
-          aria-label={`Open picture: ${props.caption || props.title}`}
+          onClick={() => (props.onActivate ? props.onActivate() : props.onOpen(picture))}
+          aria-label={`Open ${props.opens ?? 'picture'}: ${props.caption || props.title}`}
         >
           <img src={props.url} alt={props.caption || props.title} loading="lazy" />
         </button>
@@ -197,16 +215,38 @@ export function Thumb(props: {
  * A picture hit as a thumbnail: caption, description, place, and a badge with its number (in an answer) or its
  * relevance (in search results) that opens the score breakdown.
  */
-export function HitThumb(props: { hit: Hit; n?: number; id?: string; onOpen: (picture: Picture) => void }) {
+export function HitThumb(props: {
+  hit: Hit;
+  n?: number;
+  id?: string;
+  onOpen: (picture: Picture) => void;
+  /** The viewer: a page, a picture cut from a page, or a video frame opens there (at its page or time). */
+  onView?: (target: ViewTarget) => void;
+}) {
   const { hit } = props;
   const label = props.n !== undefined ? String(props.n) : relevanceLabel(hit);
   const name = props.n !== undefined ? `Source ${props.n}, ${relevanceLabel(hit)}` : 'Relevance';
+  const onView = props.onView;
+  const viewer = onView && opensInViewer(hit);
+  const where = formatLocation(hit.location);
   return (
     <Thumb
+      page={hit.type === 'page'}
+      {...(viewer
+        ? {
+            onActivate: () => onView({ id: hit.id, label: hit.title || baseName(hit.source) }),
+            opens:
+              hit.type === 'page'
+                ? where || 'page'
+                : hit.location?.start !== undefined
+                  ? `the recording at ${where}`
+                  : 'picture',
+          }
+        : {})}
       url={hit.mediaUrl!}
       caption={hit.caption ?? ''}
-      title={hit.title}
-      detail={[hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ')}
+      title={hit.type === 'page' && where ? `${hit.title} · ${where}` : hit.title}
+      detail={sectionAndPlace(hit)}
       badge={<ScoreTip hit={hit} label={label} name={name} class="badge" />}
       description={hit.description}
       {...(props.id ? { id: props.id } : {})}
@@ -216,9 +256,19 @@ export function HitThumb(props: { hit: Hit; n?: number; id?: string; onOpen: (pi
 }
 
 /** A text snippet with its title, section and place in the source; its number or score opens the breakdown. */
-export function TextCard(props: { hit: Hit; n?: number; id?: string; showScore?: boolean; cited?: boolean }) {
+export function TextCard(props: {
+  hit: Hit;
+  n?: number;
+  id?: string;
+  showScore?: boolean;
+  cited?: boolean;
+  /** The viewer: a passage from a PDF, a slide or a recording gets a button that shows it there. */
+  onView?: (target: ViewTarget) => void;
+}) {
   const { hit } = props;
-  const where = [hit.section, formatLocation(hit.location)].filter(Boolean).join(' · ');
+  const where = sectionAndPlace(hit);
+  const action = props.onView ? viewAction(hit) : undefined;
+  const onView = props.onView;
   return (
     <article
       class={`text-card${props.cited ? ' cited' : ''}`}
@@ -243,8 +293,20 @@ export function TextCard(props: { hit: Hit; n?: number; id?: string; showScore?:
         ) : null}
       </header>
       <p>{hit.text}</p>
-      <footer class="muted" title={hit.source}>
-        {baseName(hit.source)}
+      <footer class="muted">
+        <span class="text-card-source" title={hit.source}>
+          {baseName(hit.source)}
+        </span>
+        {action && onView ? (
+          <button
+            type="button"
+            class="link small view-button"
+            data-view={hit.id}
+            onClick={() => onView({ id: hit.id, label: hit.title || baseName(hit.source) })}
+          >
+            {action}
+          </button>
+        ) : null}
       </footer>
     </article>
   );

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type SearchResult } from './api';
 import { EmptyState, ErrorNote, HitThumb, type Picture, plural, Spinner, TextCard } from './components';
 import { appendSearchFields, type Settings } from './settings';
+import type { ViewTarget } from './view-target';
 
 export const WHERE_EXAMPLE = 'type = pdf and page >= 3';
 export const WHERE_HELP =
@@ -11,6 +12,7 @@ export function SearchView(props: {
   settings: Settings;
   sourceCount: number | null;
   onOpen: (p: Picture) => void;
+  onView: (target: ViewTarget) => void;
   goLibrary: () => void;
 }) {
   const [query, setQuery] = useState('');
@@ -245,7 +247,7 @@ export function SearchView(props: {
           </header>
           <div class="thumb-grid">
             {result.images.map((hit) => (
-              <HitThumb key={hit.id} hit={hit} onOpen={props.onOpen} />
+              <HitThumb key={hit.id} hit={hit} onOpen={props.onOpen} onView={props.onView} />
             ))}
           </div>
         </section>
@@ -258,7 +260,7 @@ export function SearchView(props: {
           </header>
           <div class="text-list">
             {result.text.map((hit) => (
-              <TextCard key={hit.id} hit={hit} showScore />
+              <TextCard key={hit.id} hit={hit} showScore onView={props.onView} />
             ))}
           </div>
         </section>

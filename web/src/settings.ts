@@ -22,6 +22,8 @@ export interface Settings {
   model: string;
   /** '' : the server's prompt; `mmrag` or `reference` (the reference pipeline's prompt, word for word). */
   prompt: '' | 'mmrag' | 'reference';
+  /** '' : the answerability gate on (the server's default); 'off': the model is asked even when nothing is close. */
+  gate: '' | 'off';
 }
 
 const KEY = 'mmrag.settings';
@@ -40,6 +42,7 @@ export const DEFAULT_SETTINGS: Settings = {
   provider: '',
   model: '',
   prompt: '',
+  gate: '',
 };
 
 /** What each level does, in one line (the settings panel and the answer footer use them). */
@@ -84,6 +87,7 @@ export function loadSettings(): Settings {
       provider: oneOf(saved.provider, ['none'] as const),
       model: text('model'),
       prompt: oneOf(saved.prompt, ['mmrag', 'reference'] as const),
+      gate: oneOf(saved.gate, ['off'] as const),
     };
   } catch {
     return { ...DEFAULT_SETTINGS };
@@ -140,6 +144,7 @@ export function askOptions(s: Settings): Omit<AskRequest, 'question' | 'history'
     ...(s.where.trim() ? { where: s.where.trim() } : {}),
     ...(Object.keys(llm).length > 0 ? { llm } : {}),
     ...(s.prompt ? { prompt: s.prompt } : {}),
+    ...(s.gate === 'off' ? { gate: false } : {}),
   };
 }
 

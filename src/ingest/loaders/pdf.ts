@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import type { PDFDocumentProxy, PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import type { PageViewport, PDFDocumentProxy, PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { hasReadableText } from '../../enrich/ocr.js';
 import { MmragError } from '../../errors.js';
-import type { ImageItemDraft, ItemDraft, TextItemDraft } from '../../types.js';
-import { chunkText } from '../chunk.js';
+import type { Box, ImageItemDraft, ItemDraft, Location, TextItemDraft } from '../../types.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 import { checkPdfStreams } from '../pdf-guard.js';
+import { alignOcrWords, clampBox, type PlacedChunk, type PlacedText, placeChunks } from '../regions.js';
 
 /** A page whose text layer has fewer non-space characters than this is treated as a scan. */
 export const SCANNED_PAGE_MIN_CHARS = 20;
@@ -14,6 +14,10 @@ export const SCANNED_PAGE_MIN_CHARS = 20;
 export const MIN_EMBEDDED_IMAGE_SIDE = 32;
 /** Resolution scanned pages are rendered at, for OCR and for the page picture. */
 export const SCAN_RENDER_DPI = 150;
+/** Longer side, in pixels, of a page rendered whole as a `page` picture (a page with a text layer). */
+export const PAGE_IMAGE_LONG_SIDE = 1024;
+/** Characters of a page's text its page picture keeps as its caption (the text form levels 1-2 and BM25 read). */
+export const PAGE_CAPTION_MAX_CHARS = 1500;
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 
@@ -39,6 +43,131 @@ function pdfjsAssetFolders(): Record<'standardFontDataUrl' | 'cMapUrl' | 'iccUrl
 export interface PdfTextPiece {
   str?: string;
   hasEOL?: boolean;
+  /** Text space to user space (font size included): `[a, b, c, d, e, f]`, the baseline's start at `(e, f)`. */
+  transform?: number[];
+  /** Advance along the baseline, in user space. */
+  width?: number;
+  height?: number;
+  fontName?: string;
+}
+
+/** What pdf.js knows of a font of the text layer (`styles`): ascent and descent as fractions of the font size. */
+export interface PdfTextStyle {
+  ascent?: number;
+  descent?: number;
+  vertical?: boolean;
+}
+
+type Matrix = [number, number, number, number, number, number];
+
+/** `m1` then `m2` applied to a point is `multiply(m2, m1)`: PDF's row-vector convention, as pdf.js's Util.transform. */
+function multiply(m1: readonly number[], m2: readonly number[]): Matrix {
+  return [
+    m1[0]! * m2[0]! + m1[2]! * m2[1]!,
+    m1[1]! * m2[0]! + m1[3]! * m2[1]!,
+    m1[0]! * m2[2]! + m1[2]! * m2[3]!,
+    m1[1]! * m2[2]! + m1[3]! * m2[3]!,
+    m1[0]! * m2[4]! + m1[2]! * m2[5]! + m1[4]!,
+    m1[1]! * m2[4]! + m1[3]! * m2[5]! + m1[5]!,
+  ];
+}
+
+function apply(m: readonly number[], x: number, y: number): [number, number] {
+  return [m[0]! * x + m[2]! * y + m[4]!, m[1]! * x + m[3]! * y + m[5]!];
+}
+
+/** The page as pdf.js draws it at scale 1: user space to a top-left origin, and the page's size in that space. */
+export interface PageFrame {
+  transform: readonly number[];
+  width: number;
+  height: number;
+}
+
+function frameOf(viewport: Pick<PageViewport, 'transform' | 'width' | 'height'>): PageFrame {
+  return { transform: viewport.transform, width: viewport.width, height: viewport.height };
+}
+
+/** The box around points of the page frame, as fractions of the page. */
+function boxAround(points: Array<[number, number]>, frame: PageFrame): Box | undefined {
+  const xs = points.map((p) => p[0] / frame.width);
+  const ys = points.map((p) => p[1] / frame.height);
+  return clampBox([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
+}
+
+/**
+ * Where a piece of the text layer is on the page, as fractions: from its baseline start and advance, up by the
+ * font's ascent and down by its descent (pdf.js's own text layer places its spans the same way). Rotated text gets
+ * the box around its rotated rectangle.
+ */
+export function textPieceBox(
+  piece: PdfTextPiece,
+  style: PdfTextStyle | undefined,
+  frame: PageFrame,
+): Box | undefined {
+  if (!piece.transform || piece.transform.length < 6 || !(typeof piece.width === 'number')) return undefined;
+  const tx = multiply(frame.transform, piece.transform);
+  const fontHeight = Math.hypot(tx[2], tx[3]);
+  if (!(fontHeight > 0)) return undefined;
+  let angle = Math.atan2(tx[1], tx[0]);
+  let advance = piece.width;
+  if (style?.vertical) {
+    angle += Math.PI / 2;
+    advance = piece.height ?? 0;
+  }
+  // Device space of the frame: x to the right, y down. Along the baseline, and "up" from it.
+  const scale = Math.hypot(frame.transform[0]!, frame.transform[1]!) || 1;
+  const along: [number, number] = [Math.cos(angle), Math.sin(angle)];
+  const up: [number, number] = [Math.sin(angle), -Math.cos(angle)];
+  const ascent = style?.ascent !== undefined && style.ascent > 0 ? style.ascent : 0.8;
+  const descent = style?.descent !== undefined && style.descent < 0 ? style.descent : -0.2;
+  const length = advance * scale;
+  const corner = (a: number, u: number): [number, number] => [
+    tx[4] + along[0] * a + up[0] * u * fontHeight,
+    tx[5] + along[1] * a + up[1] * u * fontHeight,
+  ];
+  return boxAround(
+    [corner(0, descent), corner(length, descent), corner(0, ascent), corner(length, ascent)],
+    frame,
+  );
+}
+
+/** The text layer as placed pieces (boxes as fractions of the page), in the order `joinTextPieces` joins them. */
+export function placeTextPieces(
+  pieces: readonly PdfTextPiece[],
+  styles: Record<string, PdfTextStyle>,
+  frame: PageFrame,
+): PlacedText[] {
+  const placed: PlacedText[] = [];
+  for (const piece of pieces) {
+    if (typeof piece.str !== 'string') continue;
+    const box =
+      piece.str.trim() === '' ? undefined : textPieceBox(piece, styles[piece.fontName ?? ''], frame);
+    placed.push({ text: piece.str, ...(box ? { boxes: [box] } : {}), breakAfter: piece.hasEOL === true });
+  }
+  return placed;
+}
+
+/** The unit square a picture is drawn into, through the transform in force, as fractions of the page. */
+export function pictureBox(ctm: readonly number[], frame: PageFrame): Box | undefined {
+  const device = multiply(frame.transform, ctm);
+  return boxAround(
+    [apply(device, 0, 0), apply(device, 1, 0), apply(device, 0, 1), apply(device, 1, 1)],
+    frame,
+  );
+}
+
+/** A page's caption as a `page` picture: its text (the first PAGE_CAPTION_MAX_CHARS, cut at a word), or its name. */
+export function pageCaption(text: string, fallback: string): string {
+  const clean = text.replace(/\s+/g, ' ').trim();
+  if (clean === '') return fallback;
+  if (clean.length <= PAGE_CAPTION_MAX_CHARS) return clean;
+  const cut = clean.lastIndexOf(' ', PAGE_CAPTION_MAX_CHARS - 1);
+  return `${clean.slice(0, cut > PAGE_CAPTION_MAX_CHARS / 2 ? cut : PAGE_CAPTION_MAX_CHARS - 1)}…`;
+}
+
+/** The location of a chunk: its page, and its boxes when it has any. */
+function chunkLocation(base: Location, chunk: PlacedChunk): Location {
+  return chunk.boxes.length > 0 ? { ...base, boxes: chunk.boxes } : { ...base };
 }
 
 /** Join a page's text pieces into text, with a line break wherever pdf.js saw the end of a line. */
@@ -179,18 +308,143 @@ function describePdfError(err: unknown, bytes: Uint8Array): { reason: string; co
   return { reason: `cannot read the PDF: ${message}`, code: 'bad_file', hint: 'The file may be damaged.' };
 }
 
+type Fail = (reason: string, code: string, hint?: string, cause?: unknown) => MmragError;
+
+/** Open a PDF with pdf.js under the loader's limits; a file pdf.js cannot open fails with a readable reason. */
+async function openPdf(bytes: Uint8Array, ctx: LoaderContext, fail: Fail): Promise<PDFDocumentProxy> {
+  const pdfjs = await loadPdfJs();
+  const task = pdfjs.getDocument({
+    // pdf.js may transfer (detach) the buffer it is given: hand it a copy.
+    data: new Uint8Array(bytes),
+    verbosity: pdfjs.VerbosityLevel.ERRORS,
+    isEvalSupported: false,
+    isOffscreenCanvasSupported: false,
+    isImageDecoderSupported: false,
+    useSystemFonts: false,
+    stopAtErrors: false,
+    // Pictures over the pixel limit are left out before they are decoded (four 20000x20000 pictures of a 4.7 MB
+    // file took 7.3 GB when they were decoded first and refused after).
+    maxImageSize: ctx.limits.maxImagePixels,
+    ...pdfjsAssetFolders(),
+  });
+  try {
+    return await task.promise;
+  } catch (err) {
+    await task.destroy().catch(() => {});
+    const { reason, code, hint } = describePdfError(err, bytes);
+    throw fail(reason, code, hint, err);
+  }
+}
+
+/** The scale that draws a page of `width` x `height` points with its longer side `longSide` pixels, within `maxPixels`. */
+export function pageImageScale(width: number, height: number, longSide: number, maxPixels: number): number {
+  const side = Math.max(width, height);
+  if (!(side > 0)) return 1;
+  return renderScale(width, height, (72 * longSide) / side, maxPixels);
+}
+
+/** Draw a page on a white canvas at `scale` and encode it as PNG; undefined (with a warning) when pdf.js cannot. */
+async function renderPage(
+  page: PDFPageProxy,
+  scale: number,
+  what: string,
+  ctx: LoaderContext,
+): Promise<Uint8Array | undefined> {
+  try {
+    const { createCanvas } = await import('@napi-rs/canvas');
+    const viewport = page.getViewport({ scale });
+    const canvas = createCanvas(
+      Math.max(1, Math.round(viewport.width)),
+      Math.max(1, Math.round(viewport.height)),
+    );
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#ffffff';
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    await page.render({
+      canvas: canvas as unknown as HTMLCanvasElement,
+      canvasContext: context as unknown as CanvasRenderingContext2D,
+      viewport,
+    }).promise;
+    const png = await canvas.encode('png');
+    return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+  } catch (err) {
+    ctx.warn(`${what}: cannot render: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+/** A page's text layer: its text (as `joinTextPieces` joins it) and its pieces placed on the page. */
+async function readTextLayer(page: PDFPageProxy): Promise<{ text: string; pieces: PlacedText[] }> {
+  const content = await page.getTextContent();
+  const raw = content.items as PdfTextPiece[];
+  const styles = content.styles as Record<string, PdfTextStyle>;
+  return {
+    text: joinTextPieces(raw),
+    pieces: placeTextPieces(raw, styles, frameOf(page.getViewport({ scale: 1 }))),
+  };
+}
+
+/** A page rendered whole, as a rendered deck gives it (`renderPdfPages`). */
+export interface RenderedPage {
+  /** 1-based. */
+  n: number;
+  png: Uint8Array;
+  /** The page's text layer. */
+  text: string;
+}
+
 /**
- * PDF files: per page, the text layer chunked into text items; embedded pictures as image items; pages
- * without a text layer (scans) rendered to a picture, kept as an image item and OCR'd when OCR is on.
- * Every item carries `location: {page}` (1-based). A PDF with more pages than `limits.maxPages` fails
- * as a whole (nothing partial is ingested).
+ * The first `count` pages of a PDF (a slide deck LibreOffice rendered) drawn as pictures with their text, one page at
+ * a time. A page that cannot be drawn is left out with a warning.
+ */
+export async function renderPdfPages(
+  bytes: Uint8Array,
+  count: number,
+  what: string,
+  ctx: LoaderContext,
+): Promise<{ pages: RenderedPage[]; total: number }> {
+  const fail: Fail = (reason, code, hint, cause) =>
+    new MmragError(`${what}: ${reason}`, hint, code, cause === undefined ? undefined : { cause });
+  const doc = await openPdf(bytes, ctx, fail);
+  try {
+    const pages: RenderedPage[] = [];
+    for (let n = 1; n <= Math.min(count, doc.numPages); n++) {
+      ctx.signal?.throwIfAborted();
+      const page = await doc.getPage(n);
+      try {
+        const base = page.getViewport({ scale: 1 });
+        const scale = pageImageScale(
+          base.width,
+          base.height,
+          PAGE_IMAGE_LONG_SIDE,
+          ctx.limits.maxImagePixels,
+        );
+        const png = await renderPage(page, scale, `${what}, page ${n}`, ctx);
+        if (png) pages.push({ n, png, text: (await readTextLayer(page)).text });
+      } finally {
+        page.cleanup();
+      }
+    }
+    return { pages, total: doc.numPages };
+  } finally {
+    await doc.destroy().catch(() => {});
+  }
+}
+
+/**
+ * PDF files: per page, the text layer chunked into text items, each with the boxes of its lines; embedded pictures
+ * as image items with their box; the page itself rendered to a picture, a `page` item (the first
+ * `limits.maxPageImages` pages), so that figures drawn as vectors can be found too; pages without a text layer
+ * (scans) rendered, kept as their `page` item and OCR'd when OCR is on (the text read carries the words' boxes).
+ * Every item carries `location: {page}` (1-based). A PDF with more pages than `limits.maxPages` fails as a whole
+ * (nothing partial is ingested).
  */
 export class PdfLoader implements Loader {
   readonly type = 'pdf' as const;
 
   async load(input: LoaderInput, ctx: LoaderContext): Promise<ItemDraft[]> {
     const file = input.path;
-    const fail = (reason: string, code: string, hint?: string, cause?: unknown): MmragError =>
+    const fail: Fail = (reason, code, hint, cause) =>
       new MmragError(`${file}: ${reason}`, hint, code, cause === undefined ? undefined : { cause });
 
     for (const picture of checkPdfStreams(input.bytes, ctx.limits, file)) {
@@ -198,29 +452,7 @@ export class PdfLoader implements Loader {
         `${file}: skipped a ${picture.width}x${picture.height} picture (over the pixel limit of ${ctx.limits.maxImagePixels}, ingest.maxImagePixels)`,
       );
     }
-    const pdfjs = await loadPdfJs();
-    const task = pdfjs.getDocument({
-      // pdf.js may transfer (detach) the buffer it is given: hand it a copy.
-      data: new Uint8Array(input.bytes),
-      verbosity: pdfjs.VerbosityLevel.ERRORS,
-      isEvalSupported: false,
-      isOffscreenCanvasSupported: false,
-      isImageDecoderSupported: false,
-      useSystemFonts: false,
-      stopAtErrors: false,
-      // Pictures over the pixel limit are left out before they are decoded (four 20000x20000 pictures of a 4.7 MB
-      // file took 7.3 GB when they were decoded first and refused after).
-      maxImageSize: ctx.limits.maxImagePixels,
-      ...pdfjsAssetFolders(),
-    });
-    let doc: PDFDocumentProxy;
-    try {
-      doc = await task.promise;
-    } catch (err) {
-      await task.destroy().catch(() => {});
-      const { reason, code, hint } = describePdfError(err, input.bytes);
-      throw fail(reason, code, hint, err);
-    }
+    const doc = await openPdf(input.bytes, ctx, fail);
 
     try {
       const pageCount = doc.numPages;
@@ -258,6 +490,11 @@ export class PdfLoader implements Loader {
           `${file}: ${describePages(scannedWithoutOcr)} no text layer and OCR is off; only the page picture was kept`,
         );
       }
+      if (pageCount > ctx.limits.maxPageImages && ctx.limits.maxPageImages > 0) {
+        ctx.warn(
+          `${file}: pages ${ctx.limits.maxPageImages + 1}-${pageCount} were not rendered as page pictures (ingest.maxPageImages is ${ctx.limits.maxPageImages}); their text and embedded pictures were read`,
+        );
+      }
       return items;
     } catch (err) {
       if (err instanceof MmragError || (err instanceof Error && err.name === 'AbortError')) throw err;
@@ -289,34 +526,59 @@ export class PdfLoader implements Loader {
   ): Promise<{ items: ItemDraft[]; scannedWithoutOcr: boolean }> {
     const section = `Page ${n}`;
     const location = { page: n };
-    const textItem = (text: string): TextItemDraft => ({ modality: 'text', title, section, text, location });
-    const content = await page.getTextContent();
-    const text = joinTextPieces(content.items as PdfTextPiece[]);
+    const textItem = (chunk: PlacedChunk): TextItemDraft => ({
+      modality: 'text',
+      title,
+      section,
+      text: chunk.text,
+      location: chunkLocation(location, chunk),
+    });
+    const pagePicture = (png: Uint8Array, caption: string): ImageItemDraft => ({
+      modality: 'image',
+      kind: 'page',
+      title,
+      section,
+      caption,
+      picture: { bytes: png, mime: 'image/png', origin: `${file}#page=${n}` },
+      location,
+    });
+    const { text, pieces } = await readTextLayer(page);
 
     if (!isScannedPageText(text)) {
-      const items: ItemDraft[] = chunkText(text, ctx.chunkSize, ctx.chunkOverlap).map(textItem);
+      const items: ItemDraft[] = placeChunks(pieces, ctx.chunkSize, ctx.chunkOverlap).map(textItem);
       items.push(...(await this.embeddedImages(page, n, title, file, ctx, seenImages)));
+      if (n <= ctx.limits.maxPageImages) {
+        const base = page.getViewport({ scale: 1 });
+        const scale = pageImageScale(
+          base.width,
+          base.height,
+          PAGE_IMAGE_LONG_SIDE,
+          ctx.limits.maxImagePixels,
+        );
+        const png = await renderPage(page, scale, `${file}: page ${n}`, ctx);
+        if (png) items.push(pagePicture(png, pageCaption(text, `Page ${n} of ${title}`)));
+      }
       return { items, scannedWithoutOcr: false };
     }
 
     // A scan: the page picture stands for every picture on the page, so embedded images are not extracted.
     const items: ItemDraft[] = [];
-    const png = await this.renderPage(page, n, file, ctx);
-    if (png) {
-      items.push({
-        modality: 'image',
-        title,
-        section,
-        caption: `Page ${n} (scanned)`,
-        picture: { bytes: png, mime: 'image/png', origin: `${file}#page=${n}` },
-        location,
-      });
-    }
+    const base = page.getViewport({ scale: 1 });
+    const png = await renderPage(
+      page,
+      renderScale(base.width, base.height, SCAN_RENDER_DPI, ctx.limits.maxImagePixels),
+      `${file}: page ${n}`,
+      ctx,
+    );
+    const picture = png ? pagePicture(png, `Page ${n} (scanned)`) : undefined;
+    if (picture) items.push(picture);
     if (ctx.ocr && png) {
       try {
-        const { text: ocrText } = await ctx.ocr.recognize(png, ctx.signal);
-        if (hasReadableText(ocrText)) {
-          items.push(...chunkText(ocrText, ctx.chunkSize, ctx.chunkOverlap).map(textItem));
+        const read = await ctx.ocr.recognize(png, ctx.signal);
+        if (hasReadableText(read.text)) {
+          const placed = read.words ? alignOcrWords(read.text, read.words) : [{ text: read.text }];
+          items.push(...placeChunks(placed, ctx.chunkSize, ctx.chunkOverlap).map(textItem));
+          if (picture) picture.caption = pageCaption(read.text, picture.caption);
         }
       } catch (err) {
         if (err instanceof Error && err.name === 'AbortError') throw err;
@@ -324,39 +586,10 @@ export class PdfLoader implements Loader {
       }
     }
     // Whatever thin text layer the page had is kept when OCR found nothing better.
-    if (text !== '' && !items.some((item) => item.modality === 'text')) items.push(textItem(text));
-    return { items, scannedWithoutOcr: !ctx.ocr };
-  }
-
-  private async renderPage(
-    page: PDFPageProxy,
-    n: number,
-    file: string,
-    ctx: LoaderContext,
-  ): Promise<Uint8Array | undefined> {
-    try {
-      const { createCanvas } = await import('@napi-rs/canvas');
-      const base = page.getViewport({ scale: 1 });
-      const scale = renderScale(base.width, base.height, SCAN_RENDER_DPI, ctx.limits.maxImagePixels);
-      const viewport = page.getViewport({ scale });
-      const canvas = createCanvas(
-        Math.max(1, Math.round(viewport.width)),
-        Math.max(1, Math.round(viewport.height)),
-      );
-      const context = canvas.getContext('2d');
-      context.fillStyle = '#ffffff';
-      context.fillRect(0, 0, canvas.width, canvas.height);
-      await page.render({
-        canvas: canvas as unknown as HTMLCanvasElement,
-        canvasContext: context as unknown as CanvasRenderingContext2D,
-        viewport,
-      }).promise;
-      const png = await canvas.encode('png');
-      return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
-    } catch (err) {
-      ctx.warn(`${file}: cannot render page ${n}: ${err instanceof Error ? err.message : String(err)}`);
-      return undefined;
+    if (text !== '' && !items.some((item) => item.modality === 'text')) {
+      items.push(...placeChunks(pieces, ctx.chunkSize, ctx.chunkOverlap).map(textItem));
     }
+    return { items, scannedWithoutOcr: !ctx.ocr };
   }
 
   private async embeddedImages(
@@ -369,23 +602,38 @@ export class PdfLoader implements Loader {
   ): Promise<ImageItemDraft[]> {
     const { OPS } = await loadPdfJs();
     const ops = await page.getOperatorList();
-    const found: PdfImageData[] = [];
+    const frame = frameOf(page.getViewport({ scale: 1 }));
+    const found: Array<{ image: PdfImageData; box?: Box }> = [];
+    // The transform in force (PDF's `cm`, saved and restored by `q`/`Q`, and set by form XObjects) places each
+    // picture: it is drawn into the unit square.
+    let ctm: Matrix = [1, 0, 0, 1, 0, 0];
+    const saved: Matrix[] = [];
     for (let i = 0; i < ops.fnArray.length; i++) {
       const fn = ops.fnArray[i];
       const args = ops.argsArray[i] as unknown[] | undefined;
-      if (fn === OPS.paintImageXObject || fn === OPS.paintImageXObjectRepeat) {
+      if (fn === OPS.save) saved.push(ctm);
+      else if (fn === OPS.restore) ctm = saved.pop() ?? ctm;
+      else if (fn === OPS.transform && isMatrix(args)) ctm = multiply(ctm, args);
+      else if (fn === OPS.paintFormXObjectBegin) {
+        saved.push(ctm);
+        if (isMatrix(args?.[0])) ctm = multiply(ctm, args[0]);
+      } else if (fn === OPS.paintFormXObjectEnd) ctm = saved.pop() ?? ctm;
+      else if (fn === OPS.paintImageXObject || fn === OPS.paintImageXObjectRepeat) {
         const id = args?.[0];
         if (typeof id !== 'string' || seenImages.has(id)) continue;
         seenImages.add(id);
         const image = await getPageObject(page, id);
-        if (isPdfImageData(image)) found.push(image);
+        // A picture drawn at several places at once has no single box.
+        const box = fn === OPS.paintImageXObject ? pictureBox(ctm, frame) : undefined;
+        if (isPdfImageData(image)) found.push({ image, ...(box ? { box } : {}) });
       } else if (fn === OPS.paintInlineImageXObject) {
         const image = args?.[0];
-        if (isPdfImageData(image)) found.push(image);
+        const box = pictureBox(ctm, frame);
+        if (isPdfImageData(image)) found.push({ image, ...(box ? { box } : {}) });
       }
     }
     const items: ImageItemDraft[] = [];
-    for (const image of found) {
+    for (const { image, box } of found) {
       if (image.width < MIN_EMBEDDED_IMAGE_SIDE || image.height < MIN_EMBEDDED_IMAGE_SIDE) continue;
       if (image.width * image.height > ctx.limits.maxImagePixels) {
         ctx.warn(
@@ -405,11 +653,19 @@ export class PdfLoader implements Loader {
         section: `Page ${n}`,
         caption: `Image on page ${n} of ${title}`,
         picture: { bytes: png, mime: 'image/png', origin: `${file}#page=${n}` },
-        location: { page: n },
+        location: box ? { page: n, boxes: [box] } : { page: n },
       });
     }
     return items;
   }
+}
+
+function isMatrix(value: unknown): value is Matrix {
+  return (
+    (Array.isArray(value) || ArrayBuffer.isView(value)) &&
+    (value as ArrayLike<unknown>).length === 6 &&
+    Array.from(value as ArrayLike<unknown>).every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
 }
 
 function describePages(pages: number[]): string {

@@ -1,8 +1,8 @@
-import { posix } from 'node:path';
+import { extname, posix } from 'node:path';
 import type { Element } from 'domhandler';
 import type JSZip from 'jszip';
-import { MmragError } from '../../errors.js';
-import type { ItemDraft } from '../../types.js';
+import { errorMessage, MmragError } from '../../errors.js';
+import type { ImageItemDraft, ItemDraft } from '../../types.js';
 import { chunkText } from '../chunk.js';
 import type { Loader, LoaderContext, LoaderInput } from '../loader.js';
 import { splitTable, tableChunkChars } from '../tables.js';
@@ -17,6 +17,7 @@ import {
   odfText,
   officePicture,
 } from './docx.js';
+import { pageCaption, renderPdfPages } from './pdf.js';
 
 /** One slide as read from the file, before it becomes items. */
 export interface SlideContent {
@@ -308,6 +309,61 @@ export class PptxLoader implements Loader {
       ctx.limits.maxArchiveBytes,
       file,
     );
-    return slides.flatMap((slide, i) => slideItems(slide, i + 1, title, ctx));
+    const items = slides.flatMap((slide, i) => slideItems(slide, i + 1, title, ctx));
+    items.push(...(await slidePictures(input, isOdp, slides, title, ctx)));
+    return items;
+  }
+}
+
+/**
+ * The slides drawn whole as `page` pictures, when LibreOffice is installed: the deck converted to PDF by `soffice`,
+ * then its first `limits.maxPageImages` pages drawn like a PDF's. Without LibreOffice, or when it fails, the slides
+ * keep their text and embedded pictures only (the pipeline says once per run that LibreOffice is missing).
+ */
+async function slidePictures(
+  input: LoaderInput,
+  isOdp: boolean,
+  slides: SlideContent[],
+  title: string,
+  ctx: LoaderContext,
+): Promise<ImageItemDraft[]> {
+  const count = Math.min(slides.length, ctx.limits.maxPageImages);
+  if (count === 0) return [];
+  const { convertPresentationToPdf, sofficeOnPath } = await import('../../media/soffice.js');
+  if (!(await sofficeOnPath())) return [];
+  const file = input.path;
+  try {
+    const extension = extname(file).slice(1).toLowerCase() || (isOdp ? 'odp' : 'pptx');
+    const pdf = await convertPresentationToPdf(input.bytes, {
+      extension,
+      name: file,
+      signal: ctx.signal,
+      maxOutputBytes: ctx.limits.maxArchiveBytes,
+    });
+    const { pages, total } = await renderPdfPages(pdf, count, file, ctx);
+    if (total !== slides.length) {
+      ctx.warn(
+        `${file}: the slides were not kept as pictures: LibreOffice drew ${total} pages for ${slides.length} slides`,
+      );
+      return [];
+    }
+    if (slides.length > count) {
+      ctx.warn(
+        `${file}: slides ${count + 1}-${slides.length} were not kept as pictures (ingest.maxPageImages is ${ctx.limits.maxPageImages})`,
+      );
+    }
+    return pages.map(({ n, png, text }) => ({
+      modality: 'image',
+      kind: 'page',
+      title,
+      section: slides[n - 1]?.title || `Slide ${n}`,
+      caption: pageCaption(text, `Slide ${n} of ${title}`),
+      picture: { bytes: png, mime: 'image/png', origin: `${file}#slide=${n}` },
+      location: { slide: n },
+    }));
+  } catch (err) {
+    if (err instanceof Error && err.name === 'AbortError') throw err;
+    ctx.warn(`${file}: the slides were not kept as pictures: ${errorMessage(err)}`);
+    return [];
   }
 }
